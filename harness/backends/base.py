@@ -1,0 +1,162 @@
+"""What every backend provides, and the wiring both backends share.
+
+A backend turns a ``Topology`` into running services. ``Backend.up`` is a
+context manager: it yields a ``Deployment`` once every service answers its
+health check, and tears everything down when the block exits, whatever the
+reason (success, exception, KeyboardInterrupt, SIGTERM turned into an exception
+by the CLI).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from harness.topology import InfraSpec, ServiceSpec, Topology
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """How to start a topology: limits, CPU set, secrets, where logs go."""
+
+    run_id: str
+    workdir: Path  # logs and data of this deployment live below it
+    target_cpus: str = ""  # cpuset for every service and infra process ("" = no pinning)
+    health_timeout: float = 60.0  # seconds
+    workers: int = 1  # default worker processes per service
+    overrides: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    # ^ service name -> {"cpus": float, "memory_mb": int, "workers": int}
+    token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    admin_username: str = "admin"
+    admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    db_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A started service or infrastructure process/container, as the report describes it."""
+
+    name: str
+    role: Literal["service", "infra"]
+    cpus: float
+    memory_mb: int
+    workers: int
+    url: str  # http://..., postgresql://... or nats://...
+
+
+@dataclass(frozen=True)
+class ResourceReading:
+    """Cumulative resource use of one instance at one moment."""
+
+    name: str
+    time: float  # seconds (time.time())
+    cpu_seconds: float  # cumulative user+system CPU seconds of all its processes
+    rss_bytes: int  # current resident memory of all its processes
+
+
+class Deployment(Protocol):
+    target: str
+    url: str  # entry service base URL, e.g. http://127.0.0.1:41234
+    admin_username: str
+    admin_password: str
+    instances: list[Instance]
+
+    def read_resources(self) -> list[ResourceReading]:
+        """One reading per instance, now."""
+        ...
+
+    def logs(self, name: str, lines: int = 40) -> str:
+        """The last ``lines`` lines of instance ``name``'s output."""
+        ...
+
+
+class Backend(Protocol):
+    name: str
+
+    def available(self) -> tuple[bool, str]:
+        """Whether this backend can run here, and why (or why not)."""
+        ...
+
+    def up(self, topology: Topology, settings: DeploySettings) -> contextlib.AbstractContextManager[Deployment]:
+        ...
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Wiring:
+    """Ports and URLs of one deployment, shared by both backends."""
+
+    ports: dict[str, int]  # service or infra name -> port
+    db_user: str
+    db_password: str
+
+    @classmethod
+    def allocate(cls, topology: Topology, settings: DeploySettings) -> Wiring:
+        names = [infra.name for infra in topology.infra] + [s.name for s in topology.services]
+        ports: dict[str, int] = {}
+        for name in names:
+            port = free_port()
+            while port in ports.values():
+                port = free_port()
+            ports[name] = port
+        return cls(ports=ports, db_user="bench", db_password=settings.db_password)
+
+    def url(self, reference: str) -> str:
+        """Resolve a topology wiring reference to a URL on 127.0.0.1."""
+        kind, _, name = reference.partition(":")
+        if kind == "postgres":
+            port = self.ports["postgres"]
+            return f"postgresql://{self.db_user}:{self.db_password}@{LOOPBACK}:{port}/{name}"
+        if kind == "nats":
+            return f"nats://{LOOPBACK}:{self.ports['nats']}"
+        if kind == "service":
+            return f"http://{LOOPBACK}:{self.ports[name]}"
+        raise ValueError(f"unknown wiring reference {reference!r}")
+
+
+def resolve_service(spec: ServiceSpec, settings: DeploySettings) -> tuple[float, int, int]:
+    """(cpus, memory MiB, workers) of a service after config overrides."""
+    override = settings.overrides.get(spec.name, {})
+    cpus = float(override.get("cpus") or spec.cpus)
+    memory_mb = int(override.get("memory_mb") or spec.memory_mb)
+    workers = int(override.get("workers") or settings.workers or spec.workers)
+    return cpus, memory_mb, workers
+
+
+def resolve_infra(spec: InfraSpec, settings: DeploySettings) -> tuple[float, int]:
+    """(cpus, memory MiB) of an infrastructure piece after config overrides."""
+    override = settings.overrides.get(spec.name, {})
+    return float(override.get("cpus") or spec.cpus), int(override.get("memory_mb") or spec.memory_mb)
+
+
+def service_environment(
+    spec: ServiceSpec, wiring: Wiring, settings: DeploySettings, workers: int
+) -> dict[str, str]:
+    """The environment variables a service is configured by (the only configuration it has)."""
+    env = {
+        "HOST": LOOPBACK,
+        "PORT": str(wiring.ports[spec.name]),
+        "WORKERS": str(workers),
+        "TOKEN_SECRET": settings.token_secret,
+        "INTERNAL_SECRET": settings.internal_secret,
+        "ADMIN_USERNAME": settings.admin_username,
+        "ADMIN_PASSWORD": settings.admin_password,
+        "SERVICE_NAME": spec.name,
+    }
+    env.update(spec.env)
+    for variable, reference in spec.wiring.items():
+        env[variable] = wiring.url(reference)
+    return env

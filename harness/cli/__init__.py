@@ -1,0 +1,55 @@
+"""The ``bench`` command line: thin click commands over plain functions.
+
+Each sub-module defines commands on ``cli``; ``main`` turns ``BenchError`` into
+a message and an exit code (2: could not run) and SIGTERM into the same
+clean-up path as Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from harness.errors import BenchError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every ``finally`` and context manager tears down."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="archbench")
+def cli() -> None:
+    """archbench: measure monolith, microservices and event-driven backends under one load."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        cli.main(args=argv, prog_name="bench", standalone_mode=False)
+    except BenchError as error:
+        click.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted: stopped and cleaned up", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(2)
+    except click.exceptions.Exit as exit_:
+        sys.exit(exit_.exit_code)
+
+
+# Sub-commands register themselves on ``cli`` when imported (explicit list, no discovery).
+from harness.cli import targets as _targets  # noqa: E402,F401

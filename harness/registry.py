@@ -1,0 +1,20 @@
+"""The explicit list of reference targets (no import-time discovery)."""
+
+from __future__ import annotations
+
+from harness.errors import ConfigError
+from harness.topology import Topology
+from targets.event_driven.topology import TOPOLOGY as EVENT_DRIVEN
+from targets.microservices.topology import TOPOLOGY as MICROSERVICES
+from targets.monolith.topology import TOPOLOGY as MONOLITH
+
+TARGETS: dict[str, Topology] = {t.target: t for t in (MONOLITH, MICROSERVICES, EVENT_DRIVEN)}
+
+
+def get_topology(name: str) -> Topology:
+    """Return the topology of target ``name`` or fail naming the valid choices."""
+    try:
+        return TARGETS[name]
+    except KeyError:
+        choices = ", ".join(TARGETS)
+        raise ConfigError(f"unknown target {name!r}; valid targets: {choices}") from None

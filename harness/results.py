@@ -1,0 +1,193 @@
+"""results.json: the one file every report and gate reads.
+
+Format history (``schema``):
+- ``archbench/results@1`` (2026-11): first version.
+
+A run directory looks like::
+
+    reports/<run-id>/
+        results.json              this schema
+        <target>/samples.parquet  raw samples (see SAMPLE_COLUMNS), zstd-compressed
+        <target>/timeseries.csv   1-second series (see TIMESERIES_COLUMNS)
+        <target>/endpoints.csv    the per-endpoint table
+        <target>/resources.csv    resource readings (see RESOURCE_COLUMNS)
+        index.html, summary.md    reports (rebuilt by ``bench report``)
+
+All paths inside results.json are relative to the run directory. Units are in
+the key names: ``_ms`` milliseconds, ``_s`` seconds, ``_bytes`` bytes,
+``_pct`` percent of one CPU (100 = one core busy), ``_usd`` US dollars.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal, NotRequired, TypedDict
+
+from harness.errors import BenchError
+
+SCHEMA = "archbench/results@1"
+RESULTS_FILE = "results.json"
+
+# Raw samples, one row per request (written by scenarios/hook.py, merged by the runner):
+SAMPLE_COLUMNS = (
+    "start_s",  # float64: request start, seconds since the epoch
+    "latency_ms",  # float64: response time
+    "name",  # str: endpoint name, e.g. "GET /products/{id}"
+    "status",  # int32: HTTP status, 0 when no response (connection error, timeout)
+    "ok",  # bool: counted as success
+    "bytes",  # int64: response body length
+    "error",  # str: "" or the failure class: "connection", "timeout", "4xx", "5xx", "other"
+    "order_id",  # str: id of an acknowledged order (201/202 on POST /orders), else ""
+    "user",  # str: username that placed the order, else ""
+)
+TIMESERIES_COLUMNS = (
+    "t_s", "requests", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "users",
+)
+RESOURCE_COLUMNS = ("t_s", "name", "cpu_seconds", "cpu_pct", "rss_bytes")
+
+FailureClass = Literal["connection", "timeout", "4xx", "5xx", "other"]
+
+
+class LatencyStats(TypedDict):
+    """Totals or one endpoint, over the measured window (warm-up excluded)."""
+
+    name: str  # "total" or the endpoint name
+    requests: int
+    failures: int
+    error_rate: float  # failures / requests, 0..1
+    rps: float  # successful + failed requests per second
+    mean_ms: float | None  # None when there are no requests
+    p50_ms: float | None
+    p90_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    p99_9_ms: float | None
+    max_ms: float | None
+    failure_classes: dict[str, int]  # FailureClass -> count
+
+
+class ServiceInfo(TypedDict):
+    name: str
+    role: Literal["service", "infra"]
+    cpus: float
+    memory_mb: int
+    workers: int
+
+
+class ServiceResources(TypedDict):
+    name: str
+    cpu_seconds: float
+    cpu_mean_pct: float
+    cpu_peak_pct: float
+    rss_peak_bytes: int
+
+
+class GeneratorInfo(TypedDict):
+    cpus: str  # cpuset
+    processes: int
+    cpu_mean_pct: float | None
+    cpu_peak_pct: float | None
+    bound: bool
+    reason: str | None
+
+
+class TimeToFinal(TypedDict):
+    count: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+
+class Integrity(TypedDict):
+    acknowledged: int
+    found: int
+    lost: int
+    final: dict[str, int]  # status -> count among found orders ("confirmed", "rejected", "pending")
+    not_final: int  # found but still pending when the bounded wait ended
+    time_to_final: TimeToFinal | None  # event-driven only
+    stats: dict[str, Any]  # the target's GET /stats answer after load
+    ok: bool
+    reasons: list[str]
+
+
+class Validity(TypedDict):
+    ok: bool
+    reasons: list[str]
+
+
+class TargetResult(TypedDict):
+    target: str
+    backend: str  # "local", "docker" or "external" (bench run --url)
+    url: str
+    services: list[ServiceInfo]
+    cpu_budget: dict[str, str]  # {"target_cpus": "1", "generator_cpus": "0"}
+    profile: dict[str, Any]  # resolved profile: name, warmup_s, duration_s, stages, rate
+    started_at: str  # ISO 8601 UTC
+    duration_s: float  # measured window length (warm-up excluded)
+    summary: LatencyStats
+    endpoints: list[LatencyStats]
+    timeseries: str  # relative path of the 1-second CSV
+    endpoints_csv: str
+    samples: str  # relative path of samples.parquet
+    resources: NotRequired[dict[str, Any]]  # {"csv": path, "services": [ServiceResources]}
+    generator: GeneratorInfo
+    integrity: Integrity
+    cost: NotRequired[dict[str, Any]]  # harness.cost output
+    claims: NotRequired[list[dict[str, Any]]]  # harness.claims output
+    valid: Validity
+
+
+class Results(TypedDict):
+    schema: str
+    run_id: str
+    started_at: str
+    finished_at: str | None
+    host: dict[str, Any]  # cpu_model, cores, memory_bytes, os, python, docker
+    config: dict[str, Any]  # resolved configuration (harness.config.config_to_dict)
+    targets: dict[str, TargetResult]
+
+
+def dump_results(results: Results, run_dir: Path) -> Path:
+    """Write ``run_dir/results.json`` atomically (temp file + rename); return its path."""
+    path = run_dir / RESULTS_FILE
+    write_atomic(path, json.dumps(results, indent=2, sort_keys=False, default=str) + "\n")
+    return path
+
+
+def load_results(run_dir: Path | str) -> Results:
+    """Read a run directory's (or a results.json file's) results; refuse unknown schemas."""
+    path = Path(run_dir)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BenchError(f"{path} not found; give a run directory written by `bench run`") from None
+    except json.JSONDecodeError as error:
+        raise BenchError(f"{path}: not valid JSON ({error}); the run was probably cut short") from None
+    schema = data.get("schema") if isinstance(data, dict) else None
+    if schema != SCHEMA:
+        raise BenchError(
+            f"{path}: schema {schema!r} is not supported (this archbench reads {SCHEMA!r}); "
+            "re-run `bench run` or upgrade archbench"
+        )
+    return data  # type: ignore[no-any-return]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,87 @@
+"""Topology: what a target is made of, declared once and started by any backend.
+
+A target is a set of *services* (our aiohttp processes, run as ``python -m
+MODULE``) and the *infrastructure* they need (PostgreSQL databases, a NATS
+JetStream server). Backends (``harness.backends``) turn a ``Topology`` into
+running processes or containers; they allocate loopback ports and resolve the
+``wiring`` references below into environment variables.
+
+Wiring references (values of ``ServiceSpec.wiring``):
+
+- ``"postgres:DBNAME"`` -> a ``postgresql://user:password@127.0.0.1:PORT/DBNAME`` URL
+- ``"nats"``            -> a ``nats://127.0.0.1:PORT`` URL
+- ``"service:NAME"``    -> ``http://127.0.0.1:PORT`` of another service of the target
+
+Every service also receives ``HOST=127.0.0.1``, ``PORT``, ``WORKERS``,
+``TOKEN_SECRET``, ``INTERNAL_SECRET``, ``ADMIN_USERNAME`` and ``ADMIN_PASSWORD``
+(see ``harness.backends.base.service_environment``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+InfraKind = Literal["postgres", "nats"]
+
+
+@dataclass(frozen=True)
+class InfraSpec:
+    """A piece of infrastructure: one PostgreSQL server (with databases) or one NATS server."""
+
+    kind: InfraKind
+    databases: tuple[str, ...] = ()  # postgres only: databases created before services start
+    cpus: float = 1.0
+    memory_mb: int = 512
+
+    @property
+    def name(self) -> str:
+        return self.kind
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One of our services, started as ``python -m module``."""
+
+    name: str
+    module: str
+    wiring: dict[str, str] = field(default_factory=dict)  # ENV_VAR -> reference (see module doc)
+    depends_on: tuple[str, ...] = ()  # services that must be healthy first
+    health_path: str = "/health"
+    cpus: float = 1.0
+    memory_mb: int = 256
+    workers: int = 1
+    env: dict[str, str] = field(default_factory=dict)  # static extra environment
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A target: its services, the one that load hits, and its infrastructure."""
+
+    target: str
+    description: str
+    services: tuple[ServiceSpec, ...]
+    entry: str
+    infra: tuple[InfraSpec, ...]
+
+    def service(self, name: str) -> ServiceSpec:
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def start_order(self) -> list[ServiceSpec]:
+        """Services ordered so that each comes after everything it depends on."""
+        ordered: list[ServiceSpec] = []
+        done: set[str] = set()
+        pending = list(self.services)
+        while pending:
+            ready = [s for s in pending if set(s.depends_on) <= done]
+            if not ready:
+                names = ", ".join(s.name for s in pending)
+                raise ValueError(f"{self.target}: dependency cycle among {names}")
+            for spec in ready:
+                ordered.append(spec)
+                done.add(spec.name)
+                pending.remove(spec)
+        return ordered

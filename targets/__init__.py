@@ -1,0 +1,1 @@
+"""The three reference implementations of the archbench e-commerce contract."""

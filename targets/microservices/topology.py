@@ -1,0 +1,53 @@
+"""Microservices: gateway in front of users, catalog and orders, each with its own database."""
+
+from __future__ import annotations
+
+from harness.topology import InfraSpec, ServiceSpec, Topology
+
+TOPOLOGY = Topology(
+    target="microservices",
+    description="gateway + users + catalog + orders, a database each; orders reserves stock "
+    "through catalog over HTTP and compensates on failure",
+    services=(
+        ServiceSpec(
+            name="users",
+            module="targets.microservices.users",
+            wiring={"DATABASE_URL": "postgres:users"},
+            cpus=0.5,
+            memory_mb=256,
+        ),
+        ServiceSpec(
+            name="catalog",
+            module="targets.microservices.catalog",
+            wiring={"DATABASE_URL": "postgres:catalog"},
+            cpus=0.5,
+            memory_mb=256,
+        ),
+        ServiceSpec(
+            name="orders",
+            module="targets.microservices.orders",
+            wiring={"DATABASE_URL": "postgres:orders", "CATALOG_URL": "service:catalog"},
+            depends_on=("catalog",),
+            cpus=0.5,
+            memory_mb=256,
+        ),
+        ServiceSpec(
+            name="gateway",
+            module="targets.microservices.gateway",
+            wiring={
+                "USERS_URL": "service:users",
+                "CATALOG_URL": "service:catalog",
+                "ORDERS_URL": "service:orders",
+            },
+            depends_on=("users", "catalog", "orders"),
+            cpus=0.5,
+            memory_mb=256,
+        ),
+    ),
+    entry="gateway",
+    infra=(
+        InfraSpec(
+            kind="postgres", databases=("users", "catalog", "orders"), cpus=1.0, memory_mb=1024
+        ),
+    ),
+)
