@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Docker engine + stand-in images for CI on a machine without an image registry.
+#
+# Idempotent; run by .ci/run before the tests:
+#   1. no engine answers -> install Debian's docker.io (and debootstrap), start
+#      `dockerd --bridge=none --iptables=false --ip-masq=false`, wait for `docker info`;
+#   2. build stand-ins for the images bench.toml's [docker] section names (python,
+#      postgres, nats) from Debian packages: ONE debootstrap (minbase) rootfs holding
+#      python3+pip, postgresql and nats-server, imported once, then committed three
+#      times with a different entrypoint (the three images share that one layer).
+#
+# Cache (ARCHBENCH_CACHE, default /var/cache/archbench): the rootfs tarball, keyed by
+# the recipe hash. An image that exists is kept, unless it is one of our stand-ins
+# built from an older recipe (label archbench.standin). A real upstream image under
+# the same tag is never replaced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+
+CACHE=${ARCHBENCH_CACHE:-/var/cache/archbench}
+mkdir -p "$CACHE"
+started=$(date +%s)
+say() { echo "[docker-setup +$(( $(date +%s) - started ))s] $*"; }
+
+# -- 1. engine ------------------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+    if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+        say "installing docker.io"
+        apt-get update -q
+        apt-get install -y -q docker.io >/dev/null
+    fi
+    if ! pgrep -x dockerd >/dev/null 2>&1; then
+        say "starting dockerd (log: $CACHE/dockerd.log)"
+        nohup dockerd --bridge=none --iptables=false --ip-masq=false \
+            >"$CACHE/dockerd.log" 2>&1 </dev/null &
+        echo $! >"$CACHE/dockerd.pid"
+    fi
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    if ! docker info >/dev/null 2>&1; then
+        echo "docker-setup: dockerd did not answer within 60 s; last log lines:" >&2
+        tail -n 20 "$CACHE/dockerd.log" >&2 || true
+        exit 1
+    fi
+fi
+say "engine answers: $(docker version --format '{{.Server.Version}}')"
+
+# -- 2. which tags ----------------------------------------------------------------------------
+read -r PY_TAG PG_TAG NATS_TAG < <(python3 - <<'EOF'
+import tomllib
+try:
+    with open("bench.toml", "rb") as f:
+        docker = tomllib.load(f).get("docker", {})
+except FileNotFoundError:
+    docker = {}
+print(docker.get("python_image", "python:3.11-slim"),
+      docker.get("postgres_image", "postgres:16"),
+      docker.get("nats_image", "nats:2.10"))
+EOF
+)
+
+SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+MIRROR=${ARCHBENCH_DEBIAN_MIRROR:-$(
+    grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/* \
+        | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n 1 | tr -d ' ' || true
+)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+PACKAGES="ca-certificates,python3,python3-pip,python3-venv,python-is-python3,postgresql,nats-server"
+CA_BUNDLE=$(pip config get global.cert 2>/dev/null || true)
+CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+
+# The recipe: everything that shapes the stand-ins. Changing it rebuilds them.
+RECIPE=$(
+    {
+        echo "$SUITE $MIRROR $PACKAGES"
+        sed -n '/^# -- 3/,$p' "$0"
+        sha256sum "$CA_BUNDLE" 2>/dev/null || true
+    } | sha256sum | cut -c1-16
+)
+BASE_TAG="archbench/standin-base:$RECIPE"
+
+needs_build() {  # tag -> 0 when it must be (re)built
+    local label
+    if ! label=$(docker image inspect --format '{{index .Config.Labels "archbench.standin"}}' "$1" 2>/dev/null); then
+        return 0  # missing
+    fi
+    [[ -n "$label" && "$label" != "<no value>" && "$label" != "$RECIPE" ]]
+}
+
+if ! needs_build "$PY_TAG" && ! needs_build "$PG_TAG" && ! needs_build "$NATS_TAG"; then
+    say "images present: $PY_TAG $PG_TAG $NATS_TAG (nothing to do)"
+    exit 0
+fi
+
+# -- 3. the shared rootfs (cached tarball) ----------------------------------------------------
+TARBALL="$CACHE/rootfs-$SUITE-$RECIPE.tar"
+if ! docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
+    if [[ ! -s "$TARBALL" ]]; then
+        command -v debootstrap >/dev/null 2>&1 || {
+            say "installing debootstrap"
+            apt-get update -q
+            apt-get install -y -q debootstrap >/dev/null
+        }
+        ROOT=$(mktemp -d "$CACHE/rootfs.XXXXXX")
+        trap 'rm -rf "$ROOT"' EXIT
+        say "debootstrap $SUITE (minbase) from $MIRROR into $ROOT"
+        debootstrap --variant=minbase --include="$PACKAGES" "$SUITE" "$ROOT" "$MIRROR" \
+            >"$CACHE/debootstrap.log" 2>&1 || {
+            echo "docker-setup: debootstrap failed; see $CACHE/debootstrap.log" >&2
+            tail -n 20 "$CACHE/debootstrap.log" >&2
+            exit 1
+        }
+        # The machine's CA bundle (it may hold a proxy's CA) so pip inside a build reaches
+        # the registry; pip configured with it and nothing machine-local (no find-links).
+        cp "$CA_BUNDLE" "$ROOT/etc/ssl/certs/ca-certificates.crt"
+        printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\ndisable-pip-version-check = true\ndefault-timeout = 180\nroot-user-action = ignore\n' \
+            >"$ROOT/etc/pip.conf"
+        # Like python:*-slim, `pip install` works system-wide (no PEP 668 refusal).
+        rm -f "$ROOT"/usr/lib/python3*/EXTERNALLY-MANAGED
+        # postgres: the package's default cluster is dead weight; our entrypoint makes its own.
+        rm -rf "$ROOT/var/lib/postgresql/"* "$ROOT/etc/postgresql/"*
+        PGBIN=$(ls -d "$ROOT"/usr/lib/postgresql/*/bin | head -n 1)
+        PGBIN=${PGBIN#"$ROOT"}
+        cat >"$ROOT/usr/local/bin/docker-entrypoint.sh" <<EOF
+#!/bin/bash
+# Stand-in for the official postgres image's entrypoint: POSTGRES_USER (default
+# postgres), POSTGRES_PASSWORD, POSTGRES_DB (default \$POSTGRES_USER) and
+# POSTGRES_MULTIPLE_DATABASES (comma-separated extras) are honoured on first start;
+# arguments starting with "-" are passed to postgres.
+set -euo pipefail
+PGBIN=$PGBIN
+EOF
+        cat >>"$ROOT/usr/local/bin/docker-entrypoint.sh" <<'EOF'
+export PATH="$PGBIN:$PATH"
+if [[ $# -eq 0 || "${1#-}" != "$1" ]]; then set -- postgres "$@"; fi
+if [[ "$1" != postgres ]]; then exec "$@"; fi
+shift
+PGDATA=${PGDATA:-/var/lib/postgresql/data}
+USER_NAME=${POSTGRES_USER:-postgres}
+mkdir -p "$PGDATA" /var/run/postgresql
+chown postgres:postgres "$PGDATA" /var/run/postgresql
+chmod 700 "$PGDATA"
+as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
+if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
+    if [[ -z "${POSTGRES_PASSWORD:-}" ]]; then
+        echo "error: POSTGRES_PASSWORD is not set" >&2
+        exit 1
+    fi
+    pwfile=$(mktemp)
+    printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
+    chown postgres "$pwfile"
+    as_postgres initdb -D "$PGDATA" -U "$USER_NAME" --pwfile="$pwfile" \
+        --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >/dev/null
+    rm -f "$pwfile"
+    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+    dbs="${POSTGRES_DB:-$USER_NAME},${POSTGRES_MULTIPLE_DATABASES:-}"
+    for db in ${dbs//,/ }; do
+        [[ "$db" == postgres ]] && continue
+        echo "CREATE DATABASE \"$db\" OWNER \"$USER_NAME\"" \
+            | as_postgres postgres --single -D "$PGDATA" -j postgres >/dev/null
+    done
+fi
+exec setpriv --reuid=postgres --regid=postgres --init-groups -- postgres -D "$PGDATA" "$@"
+EOF
+        chmod 755 "$ROOT/usr/local/bin/docker-entrypoint.sh"
+        rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* \
+            "$ROOT"/usr/share/doc/* "$ROOT"/usr/share/man/*
+        say "packing rootfs -> $TARBALL"
+        tar --numeric-owner -C "$ROOT" -cf "$TARBALL.tmp" .
+        mv "$TARBALL.tmp" "$TARBALL"
+        rm -rf "$ROOT"
+        trap - EXIT
+    else
+        say "rootfs cached: $TARBALL"
+    fi
+    say "docker import -> $BASE_TAG"
+    docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV LANG=C.UTF-8' \
+        --change "LABEL archbench.standin=$RECIPE" \
+        "$TARBALL" "$BASE_TAG" >/dev/null
+fi
+
+# -- 4. three tags from the one base layer ---------------------------------------------------
+commit_standin() {  # tag, then --change instructions
+    local tag=$1 container
+    shift
+    if ! needs_build "$tag"; then
+        say "$tag present"
+        return
+    fi
+    container=$(docker create "$BASE_TAG" true)
+    docker commit "$@" --change "LABEL archbench.standin=$RECIPE" "$container" "$tag" >/dev/null
+    docker rm "$container" >/dev/null
+    say "built stand-in $tag"
+}
+commit_standin "$PY_TAG" --change 'ENTRYPOINT []' --change 'CMD ["python3"]'
+commit_standin "$PG_TAG" --change 'ENV PGDATA=/var/lib/postgresql/data' \
+    --change 'ENTRYPOINT ["docker-entrypoint.sh"]' --change 'CMD ["postgres"]'
+commit_standin "$NATS_TAG" --change 'ENTRYPOINT ["nats-server"]' --change 'CMD []'
+# Drop older stand-in bases (the tags above moved to the new one).
+docker image ls --format '{{.Repository}}:{{.Tag}}' archbench/standin-base \
+    | grep -vx "$BASE_TAG" | xargs -r docker rmi >/dev/null 2>&1 || true
+find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -name "$(basename "$TARBALL")" -delete
+say "done"
