@@ -1,0 +1,34 @@
+-- Monolith: one database holds users, the catalog and orders.
+-- Idempotent: applied by every worker at start under an advisory lock.
+CREATE TABLE IF NOT EXISTS users (
+    id            bigserial PRIMARY KEY,
+    username      text NOT NULL UNIQUE,
+    password_hash text NOT NULL,
+    role          text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
+    created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS products (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL,
+    price_cents bigint NOT NULL CHECK (price_cents >= 0),
+    stock       bigint NOT NULL CHECK (stock >= 0)
+);
+
+CREATE TABLE IF NOT EXISTS orders (
+    id          uuid PRIMARY KEY,
+    user_id     bigint NOT NULL REFERENCES users (id),
+    status      text NOT NULL CHECK (status IN ('pending', 'confirmed', 'rejected')),
+    total_cents bigint NOT NULL CHECK (total_cents >= 0),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS order_items (
+    order_id    uuid NOT NULL REFERENCES orders (id),
+    product_id  bigint NOT NULL REFERENCES products (id),
+    quantity    integer NOT NULL CHECK (quantity > 0),
+    price_cents bigint NOT NULL CHECK (price_cents >= 0),
+    PRIMARY KEY (order_id, product_id)
+);
+
+CREATE INDEX IF NOT EXISTS order_items_product_id ON order_items (product_id);
