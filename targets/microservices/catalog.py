@@ -1,0 +1,148 @@
+"""Catalog service: products (public reads, admin writes) and stock reservations (internal).
+
+Run with ``python -m targets.microservices.catalog``; configured by
+``DATABASE_URL`` (its own ``catalog`` database), ``TOKEN_SECRET``,
+``INTERNAL_SECRET`` and the common variables (``targets.common.config``).
+
+Internal endpoints (header ``X-Internal-Secret`` required: 401 absent, 403 wrong):
+
+- ``POST /internal/reservations {order_id, items:[{product_id, quantity}]}`` ->
+  200 ``{order_id, status:"reserved", items:[{product_id, quantity, price_cents}],
+  total_cents}``; all items or none; idempotent per ``order_id``; 404
+  ``not_found``, 409 ``insufficient_stock``, 409 ``conflict`` (order id released
+  or reused with other items).
+- ``DELETE /internal/reservations/{order_id}`` -> 200 ``{order_id, released}``
+  (``released`` false when there was nothing to give back); idempotent.
+- ``GET /internal/stats`` -> ``{"products": n, "stock_total": n}``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from aiohttp import web
+
+from targets.common.auth import bearer_claims, require_admin
+from targets.common.config import ServiceConfig
+from targets.common.db import check_pool, pool_context
+from targets.common.http import (
+    ApiError,
+    ValidationError,
+    get_int,
+    get_str,
+    health_handler,
+    json_response,
+    new_application,
+    path_int,
+    query_int,
+    read_json_object,
+)
+from targets.common.serve import serve
+from targets.microservices import catalog_store as store
+from targets.microservices.items import parse_order_items
+from targets.microservices.upstream import require_internal
+
+CONFIG = web.AppKey("config", ServiceConfig)
+DB = web.AppKey("db", asyncpg.Pool)
+
+MAX_AMOUNT = 1_000_000_000  # largest price_cents and stock accepted
+
+
+async def list_products(request: web.Request) -> web.Response:
+    limit = query_int(request.query, "limit", default=20, minimum=1, maximum=100)
+    offset = query_int(request.query, "offset", default=0, minimum=0, maximum=1_000_000)
+    return json_response(await store.list_products(request.app[DB], limit, offset))
+
+
+async def get_product(request: web.Request) -> web.Response:
+    product_id = path_int(request, "id")
+    product = await store.get_product(request.app[DB], product_id)
+    if product is None:
+        raise ApiError(404, "not_found", f"product {product_id} not found")
+    return json_response(product)
+
+
+async def create_product(request: web.Request) -> web.Response:
+    require_admin(bearer_claims(request, request.app[CONFIG].token_secret))
+    body = await read_json_object(request)
+    name = get_str(body, "name", min_length=1, max_length=200)
+    price_cents = get_int(body, "price_cents", minimum=0, maximum=MAX_AMOUNT)
+    stock = get_int(body, "stock", minimum=0, maximum=MAX_AMOUNT)
+    product = await store.create_product(request.app[DB], name, price_cents, stock)
+    return json_response(product, status=201)
+
+
+def _order_id(raw: object) -> uuid.UUID:
+    if not isinstance(raw, str):
+        raise ValidationError("order_id must be a UUID string")
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationError("order_id must be a UUID string") from None
+
+
+async def reserve(request: web.Request) -> web.Response:
+    require_internal(request, request.app[CONFIG].internal_secret)
+    body = await read_json_object(request)
+    order_id = _order_id(body.get("order_id"))
+    items = parse_order_items(body)
+    try:
+        reservation, _created = await store.reserve(request.app[DB], order_id, items)
+    except store.UnknownProduct as exc:
+        raise ApiError(404, "not_found", f"product {exc.product_id} not found") from None
+    except store.InsufficientStock as exc:
+        raise ApiError(
+            409, "insufficient_stock", f"not enough stock for product {exc.product_id}"
+        ) from None
+    except store.ReservationConflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
+    return json_response(reservation.as_json())
+
+
+async def release(request: web.Request) -> web.Response:
+    require_internal(request, request.app[CONFIG].internal_secret)
+    try:
+        order_id = uuid.UUID(request.match_info["order_id"])
+    except ValueError:
+        raise ValidationError("order_id must be a UUID") from None
+    released = await store.release(request.app[DB], order_id)
+    return json_response({"order_id": str(order_id), "released": released})
+
+
+async def internal_stats(request: web.Request) -> web.Response:
+    require_internal(request, request.app[CONFIG].internal_secret)
+    return json_response(await store.stats(request.app[DB]))
+
+
+async def database(app: web.Application) -> None:
+    await check_pool(app[DB])
+
+
+def create_app(config: ServiceConfig) -> web.Application:
+    """The catalog service application."""
+    app = new_application(config.max_body_bytes)
+    app[CONFIG] = config
+    app.cleanup_ctx.append(
+        pool_context(DB, config.database_url, config.db_pool_size, schema=store.SCHEMA)
+    )
+    app.add_routes(
+        [
+            web.get("/health", health_handler(database)),
+            web.get("/products", list_products),
+            web.get("/products/{id}", get_product),
+            web.post("/products", create_product),
+            web.post("/internal/reservations", reserve),
+            web.delete("/internal/reservations/{order_id}", release),
+            web.get("/internal/stats", internal_stats),
+        ]
+    )
+    return app
+
+
+def main() -> None:
+    serve(create_app, require=("DATABASE_URL", "INTERNAL_SECRET"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Catalog persistence: products, and stock reservations keyed by order id.
+
+A reservation is the catalog's half of the order saga run by the ``orders``
+service. ``reserve`` takes stock for every item of an order in one transaction
+(all or nothing) and records it under the order id, so a retried call with the
+same id returns the first result instead of reserving twice. ``release`` gives
+the stock back (compensation) and leaves a ``released`` record behind, so a
+reservation request that arrives late (after the caller gave up and released)
+cannot take stock that nobody will ever pay for.
+
+All SQL is parameterised. Functions take an asyncpg connection or pool and
+raise the exceptions below; HTTP mapping lives in ``catalog``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    id          BIGSERIAL PRIMARY KEY,
+    name        TEXT      NOT NULL,
+    price_cents BIGINT    NOT NULL CHECK (price_cents >= 0),
+    stock       BIGINT    NOT NULL CHECK (stock >= 0)
+);
+CREATE TABLE IF NOT EXISTS reservations (
+    order_id   UUID        PRIMARY KEY,
+    status     TEXT        NOT NULL CHECK (status IN ('reserved', 'released')),
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS reservation_items (
+    order_id    UUID   NOT NULL REFERENCES reservations (order_id),
+    product_id  BIGINT NOT NULL,
+    quantity    INT    NOT NULL CHECK (quantity > 0),
+    price_cents BIGINT NOT NULL,
+    PRIMARY KEY (order_id, product_id)
+);
+"""
+
+PRODUCT_COLUMNS = "id, name, price_cents, stock"
+
+
+class UnknownProduct(Exception):
+    """An item names a product that does not exist (``product_id`` attribute)."""
+
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"product {product_id} does not exist")
+        self.product_id = product_id
+
+
+class InsufficientStock(Exception):
+    """An item asks for more units than are in stock (``product_id`` attribute)."""
+
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"not enough stock for product {product_id}")
+        self.product_id = product_id
+
+
+class ReservationConflict(Exception):
+    """The order id already has a reservation that does not match this request."""
+
+
+@dataclass(frozen=True)
+class ReservedItem:
+    product_id: int
+    quantity: int
+    price_cents: int  # unit price at reservation time, cents
+
+
+@dataclass(frozen=True)
+class Reservation:
+    order_id: uuid.UUID
+    status: str  # "reserved" | "released"
+    items: tuple[ReservedItem, ...]  # ordered by product_id
+
+    @property
+    def total_cents(self) -> int:
+        return sum(item.quantity * item.price_cents for item in self.items)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "order_id": str(self.order_id),
+            "status": self.status,
+            "items": [
+                {"product_id": i.product_id, "quantity": i.quantity, "price_cents": i.price_cents}
+                for i in self.items
+            ],
+            "total_cents": self.total_cents,
+        }
+
+
+def product_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "price_cents": row["price_cents"],
+        "stock": row["stock"],
+    }
+
+
+async def list_products(pool: asyncpg.Pool, limit: int, offset: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        f"SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT $1 OFFSET $2", limit, offset
+    )
+    return [product_json(r) for r in rows]
+
+
+async def get_product(pool: asyncpg.Pool, product_id: int) -> dict[str, Any] | None:
+    row = await pool.fetchrow(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1", product_id)
+    return None if row is None else product_json(row)
+
+
+async def create_product(pool: asyncpg.Pool, name: str, price_cents: int, stock: int) -> dict[str, Any]:
+    row = await pool.fetchrow(
+        f"INSERT INTO products (name, price_cents, stock) VALUES ($1, $2, $3) RETURNING {PRODUCT_COLUMNS}",
+        name,
+        price_cents,
+        stock,
+    )
+    assert row is not None
+    return product_json(row)
+
+
+async def stats(pool: asyncpg.Pool) -> dict[str, int]:
+    """``{"products": count, "stock_total": units in stock}``."""
+    row = await pool.fetchrow("SELECT count(*) AS n, coalesce(sum(stock), 0)::bigint AS s FROM products")
+    assert row is not None
+    return {"products": int(row["n"]), "stock_total": int(row["s"])}
+
+
+async def _load(conn: asyncpg.Connection, order_id: uuid.UUID, status: str) -> Reservation:
+    rows = await conn.fetch(
+        "SELECT product_id, quantity, price_cents FROM reservation_items"
+        " WHERE order_id = $1 ORDER BY product_id",
+        order_id,
+    )
+    items = tuple(ReservedItem(r["product_id"], r["quantity"], r["price_cents"]) for r in rows)
+    return Reservation(order_id, status, items)
+
+
+async def reserve(
+    pool: asyncpg.Pool, order_id: uuid.UUID, items: list[tuple[int, int]]
+) -> tuple[Reservation, bool]:
+    """Reserve every ``(product_id, quantity)`` of ``items`` for ``order_id``, all or nothing.
+
+    Returns ``(reservation, created)``; ``created`` is False when the order id was
+    already reserved with the same items (the stored result is returned, nothing
+    is taken twice). Raises ``UnknownProduct``, ``InsufficientStock`` (nothing
+    reserved) or ``ReservationConflict`` (order id released, or reserved with
+    other items).
+    """
+    wanted = sorted(items)  # product-id order: concurrent orders lock rows in one order
+    async with pool.acquire() as conn, conn.transaction():
+        # Blocks while a concurrent request holds the same (uncommitted) order id,
+        # then sees its outcome: this makes concurrent retries safe too.
+        created = await conn.fetchval(
+            "INSERT INTO reservations (order_id, status) VALUES ($1, 'reserved')"
+            " ON CONFLICT (order_id) DO NOTHING RETURNING true",
+            order_id,
+        )
+        if not created:
+            status = await conn.fetchval(
+                "SELECT status FROM reservations WHERE order_id = $1", order_id
+            )
+            existing = await _load(conn, order_id, status)
+            if status != "reserved":
+                raise ReservationConflict(f"order {order_id} was released; use a new order id")
+            if [(i.product_id, i.quantity) for i in existing.items] != wanted:
+                raise ReservationConflict(f"order {order_id} is already reserved with other items")
+            return existing, False
+        reserved: list[ReservedItem] = []
+        for product_id, quantity in wanted:
+            price = await conn.fetchval(
+                "UPDATE products SET stock = stock - $2 WHERE id = $1 AND stock >= $2"
+                " RETURNING price_cents",
+                product_id,
+                quantity,
+            )
+            if price is None:  # rolls the whole transaction back
+                exists = await conn.fetchval("SELECT true FROM products WHERE id = $1", product_id)
+                raise InsufficientStock(product_id) if exists else UnknownProduct(product_id)
+            reserved.append(ReservedItem(product_id, quantity, int(price)))
+        await conn.executemany(
+            "INSERT INTO reservation_items (order_id, product_id, quantity, price_cents)"
+            " VALUES ($1, $2, $3, $4)",
+            [(order_id, i.product_id, i.quantity, i.price_cents) for i in reserved],
+        )
+        return Reservation(order_id, "reserved", tuple(reserved)), True
+
+
+async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
+    """Give back the stock reserved for ``order_id``; idempotent.
+
+    Returns True when stock was returned by this call, False when there was
+    nothing to return (already released, or never reserved: a ``released``
+    tombstone is then recorded so a late reservation for this id is refused).
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        status = await conn.fetchval(
+            "SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE", order_id
+        )
+        if status is None:
+            inserted = await conn.fetchval(
+                "INSERT INTO reservations (order_id, status) VALUES ($1, 'released')"
+                " ON CONFLICT (order_id) DO NOTHING RETURNING true",
+                order_id,
+            )
+            if inserted:
+                return False
+            # A reservation for this id committed while we waited: release it.
+            status = await conn.fetchval(
+                "SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE", order_id
+            )
+        if status != "reserved":
+            return False
+        reservation = await _load(conn, order_id, status)
+        for item in reservation.items:  # product-id order, like reserve
+            await conn.execute(
+                "UPDATE products SET stock = stock + $2 WHERE id = $1", item.product_id, item.quantity
+            )
+        await conn.execute(
+            "UPDATE reservations SET status = 'released' WHERE order_id = $1", order_id
+        )
+        return True
