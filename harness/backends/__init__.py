@@ -1,0 +1,92 @@
+"""Backends: how a topology's services start. An explicit registry, no discovery.
+
+``BACKENDS`` maps a name to a class; each class has a ``name`` attribute, an
+``available()`` check and ``up(topology, settings)``, and may offer a
+``from_config(config)`` classmethod to read its section of bench.toml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import Backend, DeploySettings
+from harness.backends.local import LocalBackend
+from harness.config import BACKENDS as BACKEND_CHOICES
+from harness.config import Config
+from harness.errors import BenchError, ConfigError
+
+BACKENDS: dict[str, type] = {"local": LocalBackend}
+
+# The docker backend is optional here: a missing module or SDK must not break the local one.
+_DOCKER_IMPORT_ERROR = ""
+try:
+    from harness.backends.docker import DockerBackend
+except ImportError as error:
+    _DOCKER_IMPORT_ERROR = f"docker backend not importable: {error}"
+else:
+    BACKENDS["docker"] = DockerBackend
+
+
+def get_backend(name: str, config: Config | None = None) -> Backend:
+    """An instance of backend ``name`` (built from ``config`` when the class reads it)."""
+    try:
+        cls = BACKENDS[name]
+    except KeyError:
+        if name == "docker" and _DOCKER_IMPORT_ERROR:
+            raise BenchError(_DOCKER_IMPORT_ERROR) from None
+        choices = ", ".join(BACKENDS)
+        raise ConfigError(f"unknown backend {name!r}; valid backends: {choices}") from None
+    factory: Any = getattr(cls, "from_config", None)
+    if factory is not None and config is not None:
+        return factory(config)  # type: ignore[no-any-return]
+    return cls()  # type: ignore[no-any-return]
+
+
+def choose_backend(requested: str, config: Config | None = None) -> tuple[Backend, str]:
+    """The backend to use and why: ``auto`` prefers docker when it answers, else local.
+
+    An explicitly requested backend that cannot run here is a BenchError naming the reason.
+    """
+    if requested not in BACKEND_CHOICES:
+        choices = ", ".join(BACKEND_CHOICES)
+        raise ConfigError(f"unknown backend {requested!r}; valid backends: {choices}")
+    if requested == "auto":
+        docker_reason = _DOCKER_IMPORT_ERROR
+        if "docker" in BACKENDS:
+            docker = get_backend("docker", config)
+            ok, docker_reason = docker.available()
+            if ok:
+                return docker, f"auto: docker ({docker_reason})"
+        local = get_backend("local", config)
+        ok, local_reason = local.available()
+        if not ok:
+            raise BenchError(
+                f"no backend can run here: docker: {docker_reason}; local: {local_reason}"
+            )
+        return local, f"auto: local (docker unavailable: {docker_reason})"
+    backend = get_backend(requested, config)
+    ok, reason = backend.available()
+    if not ok:
+        raise BenchError(f"backend {requested!r} cannot run here: {reason}")
+    return backend, f"{requested} (requested): {reason}"
+
+
+def deploy_settings(config: Config, target: str, run_id: str, workdir: Path) -> DeploySettings:
+    """DeploySettings for ``target`` from the validated config (CPU set, timeouts, overrides)."""
+    target_config = config.target(target)
+    overrides: dict[str, dict[str, float | int | None]] = {
+        name: {"cpus": o.cpus, "memory_mb": o.memory, "workers": o.workers}
+        for name, o in target_config.services.items()
+    }
+    return DeploySettings(
+        run_id=run_id,
+        workdir=workdir,
+        target_cpus=config.cpu.target_cpus,
+        health_timeout=config.run.health_timeout,
+        workers=target_config.workers,
+        overrides=overrides,
+    )
+
+
+__all__ = ["BACKENDS", "Backend", "LocalBackend", "choose_backend", "deploy_settings", "get_backend"]

