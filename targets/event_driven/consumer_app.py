@@ -1,0 +1,128 @@
+"""What ``inventory`` and ``projector`` share: a JetStream consumer loop inside a small aiohttp app.
+
+The app owns a PostgreSQL pool, a NATS connection and the consumer task (all in
+``cleanup_ctx``), and serves ``GET /health``: 200 while the database and NATS
+answer and the consumer loop runs. With ``WORKERS`` > 1 every worker process
+binds the same durable consumer, so JetStream spreads events over them.
+
+Extra environment variables (besides ``targets.common.config``):
+``ACK_WAIT_S`` [15, seconds before an unacked event is redelivered],
+``CONSUMER_CONCURRENCY`` [32, events handled at once per worker],
+``INVENTORY_CRASH_AFTER_COMMIT`` [0; 1 = test hook, see ``inventory``].
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+from nats.js import JetStreamContext
+
+from targets.common.config import ServiceConfig, ServiceConfigError
+from targets.common.db import check_pool, pool_context
+from targets.common.http import health_handler, new_application
+from targets.event_driven import events
+from targets.event_driven.schema import SCHEMA
+
+log = logging.getLogger("targets.event_driven.consumer")
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    """How a consumer service consumes, parsed once from the environment."""
+
+    ack_wait_s: float = 15.0  # seconds before JetStream redelivers an unacked event
+    concurrency: int = 32  # events handled at once per worker process
+    crash_after_commit: bool = False  # test hook: exit between commit and ack
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsumerSettings:
+        """Parse ``ACK_WAIT_S``, ``CONSUMER_CONCURRENCY``, ``INVENTORY_CRASH_AFTER_COMMIT``."""
+        env = os.environ if environ is None else environ
+        try:
+            ack_wait_s = float(env.get("ACK_WAIT_S", "") or cls.ack_wait_s)
+        except ValueError:
+            raise ServiceConfigError(f"ACK_WAIT_S={env['ACK_WAIT_S']!r} is not a number") from None
+        if not 0.5 <= ack_wait_s <= 3600:
+            raise ServiceConfigError(f"ACK_WAIT_S={ack_wait_s} is outside 0.5..3600 seconds")
+        raw = env.get("CONSUMER_CONCURRENCY", "") or str(cls.concurrency)
+        if not raw.isdigit() or not 1 <= int(raw) <= 4096:
+            raise ServiceConfigError(f"CONSUMER_CONCURRENCY={raw!r} is not an integer in 1..4096")
+        crash = env.get("INVENTORY_CRASH_AFTER_COMMIT", "0").strip()
+        if crash not in ("", "0", "1"):
+            raise ServiceConfigError(f"INVENTORY_CRASH_AFTER_COMMIT={crash!r} must be 0 or 1")
+        return cls(ack_wait_s=ack_wait_s, concurrency=int(raw), crash_after_commit=crash == "1")
+
+
+@dataclass(frozen=True)
+class ConsumerContext:
+    """What a message handler works with."""
+
+    pool: asyncpg.Pool
+    js: JetStreamContext
+    settings: ConsumerSettings
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("consumer loop stopped", exc_info=task.exception())
+
+
+HandlerFactory = Callable[[ConsumerContext], events.Handler]
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+JETSTREAM = web.AppKey("jetstream", JetStreamContext)
+CONSUMER = web.AppKey("consumer", asyncio.Task)
+
+
+def create_consumer_app(
+    config: ServiceConfig,
+    *,
+    durable: str,
+    subject: str,
+    make_handler: HandlerFactory,
+    settings: ConsumerSettings | None = None,
+) -> web.Application:
+    """An app running durable consumer ``durable`` on ``subject`` with ``make_handler``'s handler."""
+    settings = ConsumerSettings.from_env() if settings is None else settings
+    consumer = events.consumer_config(
+        durable, subject, ack_wait_s=settings.ack_wait_s, max_ack_pending=10_000
+    )
+    app = new_application(config.max_body_bytes)
+    app.cleanup_ctx.append(pool_context(POOL, config.database_url, config.db_pool_size, schema=SCHEMA))
+    app.cleanup_ctx.append(events.nats_context(JETSTREAM, config.nats_url, config.service_name))
+
+    async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
+        context = ConsumerContext(pool=app[POOL], js=app[JETSTREAM], settings=settings)
+        task = asyncio.create_task(
+            events.run_consumer(
+                context.js, consumer, make_handler(context), concurrency=settings.concurrency
+            )
+        )
+        task.add_done_callback(_log_failure)
+        app[CONSUMER] = task
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app.cleanup_ctx.append(consumer_ctx)
+
+    async def database(app: web.Application) -> None:
+        await check_pool(app[POOL])
+
+    async def nats(app: web.Application) -> None:
+        await events.check_nats(app[JETSTREAM])
+
+    async def consumer_loop(app: web.Application) -> None:
+        if app[CONSUMER].done():
+            raise RuntimeError(f"consumer {durable} stopped (see the log)")
+
+    app.add_routes([web.get("/health", health_handler(database, nats, consumer_loop))])
+    return app

@@ -1,0 +1,225 @@
+"""SQL of the event-driven target: orders written by ``api``, reserved by ``inventory``, projected by ``projector``.
+
+Every function takes an asyncpg pool and runs parameterised SQL; none of them
+talks to NATS, so each step's database effect is testable on its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import asyncpg
+
+from targets.event_driven.events import OrderPlaced, OrderResult, Outcome
+
+ReservationOutcome = Literal["confirmed", "rejected", "cancelled"]
+
+
+class UnknownProduct(LookupError):
+    """An order names a product id that does not exist."""
+
+    def __init__(self, product_id: int) -> None:
+        super().__init__(f"product {product_id} not found")
+        self.product_id = product_id
+
+
+async def insert_pending_order(
+    pool: asyncpg.Pool, order_id: uuid.UUID, user_id: int, items: list[tuple[int, int]]
+) -> int:
+    """Record a ``pending`` order with today's prices; returns its total in cents.
+
+    Raises ``UnknownProduct`` (nothing written) when a product id does not exist.
+    Stock is not checked here: reserving it is the inventory consumer's decision.
+    """
+    product_ids = [product_id for product_id, _ in items]
+    rows = await pool.fetch(
+        "SELECT id, price_cents FROM products WHERE id = ANY($1::bigint[])", product_ids
+    )
+    prices = {row["id"]: row["price_cents"] for row in rows}
+    for product_id in product_ids:
+        if product_id not in prices:
+            raise UnknownProduct(product_id)
+    quantities = [quantity for _, quantity in items]
+    unit_prices = [prices[product_id] for product_id in product_ids]
+    total = sum(q * p for q, p in zip(quantities, unit_prices, strict=True))
+    # One statement, so the order and its items appear together or not at all.
+    await pool.execute(
+        """
+        WITH new_order AS (
+            INSERT INTO orders (id, user_id, status, total_cents)
+            VALUES ($1, $2, 'pending', $3)
+            RETURNING id
+        )
+        INSERT INTO order_items (order_id, product_id, quantity, price_cents)
+        SELECT new_order.id, item.product_id, item.quantity, item.price_cents
+        FROM new_order,
+             unnest($4::bigint[], $5::int[], $6::bigint[]) AS item(product_id, quantity, price_cents)
+        """,
+        order_id,
+        user_id,
+        total,
+        product_ids,
+        quantities,
+        unit_prices,
+    )
+    return total
+
+
+async def cancel_unpublished_order(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
+    """Withdraw an order whose ``OrderPlaced`` publication failed; True if withdrawn.
+
+    Claims the order's reservation slot as ``cancelled`` first: if that succeeds,
+    no copy of the event (a publish that timed out yet was stored) can ever
+    reserve stock, and the order row is deleted. False means the inventory
+    already decided on the order, i.e. the event *was* stored and processed, so
+    the order stands and may be acknowledged after all.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        claimed = await conn.fetchval(
+            "INSERT INTO reservations (order_id, outcome) VALUES ($1, 'cancelled') "
+            "ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+            order_id,
+        )
+        if claimed is None:
+            return False
+        await conn.execute("DELETE FROM orders WHERE id = $1", order_id)
+        return True
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order as its owner sees it."""
+
+    order_id: uuid.UUID
+    status: str
+    total_cents: int
+    items: list[dict[str, int]]  # {product_id, quantity, price_cents}, by product id
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": str(self.order_id),
+            "status": self.status,
+            "items": self.items,
+            "total_cents": self.total_cents,
+        }
+
+
+async def fetch_order(pool: asyncpg.Pool, order_id: uuid.UUID, user_id: int) -> OrderView | None:
+    """The order if it exists and belongs to ``user_id``, else None."""
+    row = await pool.fetchrow(
+        """
+        SELECT o.status, o.total_cents,
+               array_agg(i.product_id ORDER BY i.product_id) AS product_ids,
+               array_agg(i.quantity ORDER BY i.product_id) AS quantities,
+               array_agg(i.price_cents ORDER BY i.product_id) AS prices
+        FROM orders o JOIN order_items i ON i.order_id = o.id
+        WHERE o.id = $1 AND o.user_id = $2
+        GROUP BY o.id
+        """,
+        order_id,
+        user_id,
+    )
+    if row is None:
+        return None
+    items = [
+        {"product_id": p, "quantity": q, "price_cents": c}
+        for p, q, c in zip(row["product_ids"], row["quantities"], row["prices"], strict=True)
+    ]
+    return OrderView(order_id, row["status"], row["total_cents"], items)
+
+
+async def fetch_stats(pool: asyncpg.Pool) -> dict[str, Any]:
+    """Counts for integrity checks, read in one statement (one consistent snapshot)."""
+    row = await pool.fetchrow(
+        """
+        SELECT (SELECT count(*) FROM users) AS users,
+               (SELECT count(*) FROM products) AS products,
+               (SELECT coalesce(sum(stock), 0) FROM products) AS stock_total,
+               (SELECT count(*) FROM orders WHERE status = 'pending') AS pending,
+               (SELECT count(*) FROM orders WHERE status = 'confirmed') AS confirmed,
+               (SELECT count(*) FROM orders WHERE status = 'rejected') AS rejected,
+               (SELECT coalesce(sum(i.quantity), 0) FROM order_items i
+                  JOIN orders o ON o.id = i.order_id WHERE o.status = 'confirmed') AS units_sold
+        """
+    )
+    assert row is not None
+    return {
+        "users": row["users"],
+        "products": row["products"],
+        "orders": {
+            "pending": row["pending"],
+            "confirmed": row["confirmed"],
+            "rejected": row["rejected"],
+        },
+        "stock_total": int(row["stock_total"]),
+        "units_sold": int(row["units_sold"]),
+    }
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Inventory's decision on one order, and whether this call made it."""
+
+    outcome: ReservationOutcome
+    fresh: bool  # False: an earlier delivery (or the api's cancellation) decided already
+
+
+async def reserve_stock(pool: asyncpg.Pool, event: OrderPlaced) -> Reservation:
+    """Decide an order exactly once: reserve every item or none, in one transaction.
+
+    The reservation row keyed by order id is the idempotency record: a
+    redelivered or re-published event finds it and changes nothing. Product rows
+    are locked in id order (no deadlocks between multi-item orders) and stock is
+    taken only if every item has ``stock >= quantity``.
+    """
+    items = sorted(event.items)
+    product_ids = [product_id for product_id, _ in items]
+    quantities = [quantity for _, quantity in items]
+    async with pool.acquire() as conn, conn.transaction():
+        decided = await conn.fetchval(
+            "SELECT outcome FROM reservations WHERE order_id = $1", event.order_id
+        )
+        if decided is not None:
+            return Reservation(decided, fresh=False)
+        rows = await conn.fetch(
+            "SELECT id, stock FROM products WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+            product_ids,
+        )
+        stock = {row["id"]: row["stock"] for row in rows}
+        available = all(stock.get(p, -1) >= q for p, q in items)
+        outcome: Outcome = "confirmed" if available else "rejected"
+        inserted = await conn.fetchval(
+            "INSERT INTO reservations (order_id, outcome, units) VALUES ($1, $2, $3) "
+            "ON CONFLICT (order_id) DO NOTHING RETURNING outcome",
+            event.order_id,
+            outcome,
+            sum(quantities) if available else 0,
+        )
+        if inserted is None:
+            # A concurrent delivery of the same event committed first (READ COMMITTED:
+            # this new statement sees its row); nothing was changed here.
+            decided = await conn.fetchval(
+                "SELECT outcome FROM reservations WHERE order_id = $1", event.order_id
+            )
+            return Reservation(decided, fresh=False)
+        if available:
+            await conn.execute(
+                "UPDATE products p SET stock = p.stock - item.quantity "
+                "FROM unnest($1::bigint[], $2::bigint[]) AS item(id, quantity) "
+                "WHERE p.id = item.id",
+                product_ids,
+                quantities,
+            )
+        return Reservation(outcome, fresh=True)
+
+
+async def project_result(pool: asyncpg.Pool, result: OrderResult) -> bool:
+    """Move a pending order to its final status; False if it was already final or is gone."""
+    status = await pool.execute(
+        "UPDATE orders SET status = $2, updated_at = now() WHERE id = $1 AND status = 'pending'",
+        result.order_id,
+        result.outcome,
+    )
+    return status == "UPDATE 1"
