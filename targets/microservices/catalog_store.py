@@ -114,7 +114,9 @@ async def get_product(pool: asyncpg.Pool, product_id: int) -> dict[str, Any] | N
     return None if row is None else product_json(row)
 
 
-async def create_product(pool: asyncpg.Pool, name: str, price_cents: int, stock: int) -> dict[str, Any]:
+async def create_product(
+    pool: asyncpg.Pool, name: str, price_cents: int, stock: int
+) -> dict[str, Any]:
     row = await pool.fetchrow(
         f"INSERT INTO products (name, price_cents, stock) VALUES ($1, $2, $3) RETURNING {PRODUCT_COLUMNS}",
         name,
@@ -127,7 +129,9 @@ async def create_product(pool: asyncpg.Pool, name: str, price_cents: int, stock:
 
 async def stats(pool: asyncpg.Pool) -> dict[str, int]:
     """``{"products": count, "stock_total": units in stock}``."""
-    row = await pool.fetchrow("SELECT count(*) AS n, coalesce(sum(stock), 0)::bigint AS s FROM products")
+    row = await pool.fetchrow(
+        "SELECT count(*) AS n, coalesce(sum(stock), 0)::bigint AS s FROM products"
+    )
     assert row is not None
     return {"products": int(row["n"]), "stock_total": int(row["s"])}
 
@@ -220,7 +224,9 @@ async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
         reservation = await _load(conn, order_id, status)
         for item in reservation.items:  # product-id order, like reserve
             await conn.execute(
-                "UPDATE products SET stock = stock + $2 WHERE id = $1", item.product_id, item.quantity
+                "UPDATE products SET stock = stock + $2 WHERE id = $1",
+                item.product_id,
+                item.quantity,
             )
         await conn.execute(
             "UPDATE reservations SET status = 'released' WHERE order_id = $1", order_id

@@ -72,7 +72,9 @@ def forward(
             bearer_claims(request, config.token_secret)
         body = await request.read() if request.can_read_body else None  # 413 past the limit
         headers = {
-            name: request.headers[name] for name in FORWARDED_REQUEST_HEADERS if name in request.headers
+            name: request.headers[name]
+            for name in FORWARDED_REQUEST_HEADERS
+            if name in request.headers
         }
         url = URL(upstream_url(config, upstream) + request.raw_path, encoded=True)
         try:

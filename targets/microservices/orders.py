@@ -25,6 +25,7 @@ import logging
 import uuid
 from typing import Any
 
+import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
@@ -137,6 +138,8 @@ async def place_order(request: web.Request) -> web.Response:
         reservation = await _reserve(app, order_id, items)
     except ApiError:
         raise  # catalog refused: nothing was reserved
+    except aiohttp.ClientConnectorError:  # never connected: the request was not sent
+        return error_response(503, "unavailable", "catalog service unavailable")
     except BaseException as exc:  # outcome unknown: the reservation may exist
         await _compensate(app, order_id, exc)
         if isinstance(exc, UPSTREAM_ERRORS):
@@ -145,7 +148,9 @@ async def place_order(request: web.Request) -> web.Response:
             return error_response(503, "unavailable", "stock reservation failed")
         raise
     try:
-        order = await store.insert_confirmed(app[DB], order_id, claims.user_id, reservation["items"])
+        order = await store.insert_confirmed(
+            app[DB], order_id, claims.user_id, reservation["items"]
+        )
     except BaseException as exc:
         await _compensate(app, order_id, exc)
         if isinstance(exc, Exception):

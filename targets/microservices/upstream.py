@@ -38,7 +38,9 @@ class UpstreamSettings:
     timeout_s: float = 10.0  # seconds for one whole upstream call
 
 
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float) -> float:
+def _number(
+    env: Mapping[str, str], name: str, default: float, minimum: float, maximum: float
+) -> float:
     raw = env.get(name, "").strip()
     if not raw:
         return default

@@ -97,9 +97,7 @@ def create_app(config: ServiceConfig) -> web.Application:
     app[CONFIG] = config
     admin = partial(ensure_admin, username=config.admin_username, password=config.admin_password)
     app.cleanup_ctx.append(
-        pool_context(
-            DB, config.database_url, config.db_pool_size, schema=SCHEMA, on_ready=admin
-        )
+        pool_context(DB, config.database_url, config.db_pool_size, schema=SCHEMA, on_ready=admin)
     )
     app.add_routes(
         [

@@ -1,0 +1,81 @@
+"""Pure parts of the microservices target: item validation, stats aggregation, pool settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from targets.common.config import ServiceConfigError
+from targets.common.http import ApiError, ValidationError
+from targets.microservices.gateway import aggregate_stats
+from targets.microservices.items import parse_order_items
+from targets.microservices.upstream import UpstreamSettings, load_upstream_settings
+
+
+def test_items_keep_request_order() -> None:
+    body = {"items": [{"product_id": 9, "quantity": 2}, {"product_id": 3, "quantity": 1000}]}
+    assert parse_order_items(body) == [(9, 2), (3, 1000)]
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        None,
+        [],
+        "x",
+        [{"product_id": 1, "quantity": 1}] * 21,
+        [1],
+        [{"product_id": "1", "quantity": 1}],
+        [{"product_id": True, "quantity": 1}],
+        [{"product_id": 1.0, "quantity": 1}],
+        [{"quantity": 1}],
+        [{"product_id": 1}],
+        [{"product_id": 1, "quantity": 0}],
+        [{"product_id": 1, "quantity": 1001}],
+        [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 2}],
+        # invalid input wins over an impossible id elsewhere in the list
+        [{"product_id": -5, "quantity": 1}, {"product_id": 2, "quantity": 0}],
+    ],
+)
+def test_bad_items_are_invalid(items: Any) -> None:
+    with pytest.raises(ValidationError):
+        parse_order_items({"items": items} if items is not None else {})
+
+
+@pytest.mark.parametrize("product_id", [0, -1, 2**63])
+def test_ids_no_product_can_have_are_not_found(product_id: int) -> None:
+    with pytest.raises(ApiError) as raised:
+        parse_order_items({"items": [{"product_id": product_id, "quantity": 1}]})
+    assert (raised.value.status, raised.value.code) == (404, "not_found")
+
+
+def test_stats_aggregate_into_the_contract_shape() -> None:
+    stats = aggregate_stats(
+        {"users": 3},
+        {"products": 2, "stock_total": 90},
+        {"orders": {"confirmed": 4}, "units_sold": 10},
+    )
+    assert stats == {
+        "users": 3,
+        "products": 2,
+        "orders": {"pending": 0, "confirmed": 4, "rejected": 0},
+        "stock_total": 90,
+        "units_sold": 10,
+    }
+
+
+def test_upstream_settings_defaults_and_overrides() -> None:
+    assert load_upstream_settings({}) == UpstreamSettings()
+    settings = load_upstream_settings(
+        {"HTTP_POOL_SIZE": "32", "HTTP_KEEPALIVE_S": "5", "UPSTREAM_TIMEOUT_S": "1.5"}
+    )
+    assert settings == UpstreamSettings(pool_size=32, keepalive_s=5.0, timeout_s=1.5)
+
+
+@pytest.mark.parametrize(
+    "env", [{"HTTP_POOL_SIZE": "0"}, {"HTTP_KEEPALIVE_S": "soon"}, {"UPSTREAM_TIMEOUT_S": "-1"}]
+)
+def test_bad_upstream_settings_name_the_variable(env: dict[str, str]) -> None:
+    with pytest.raises(ServiceConfigError, match=next(iter(env))):
+        load_upstream_settings(env)
