@@ -15,6 +15,7 @@ from harness.backends.local import LocalBackend
 from harness.config import BACKENDS as BACKEND_CHOICES
 from harness.config import Config
 from harness.errors import BenchError, ConfigError
+from harness.registry import get_topology
 
 BACKENDS: dict[str, type] = {"local": LocalBackend}
 
@@ -74,7 +75,15 @@ def choose_backend(requested: str, config: Config | None = None) -> tuple[Backen
 
 def deploy_settings(config: Config, target: str, run_id: str, workdir: Path) -> DeploySettings:
     """DeploySettings for ``target`` from the validated config (CPU set, timeouts, overrides)."""
+    topology = get_topology(target)
     target_config = config.target(target)
+    known = [spec.name for spec in topology.services] + [spec.name for spec in topology.infra]
+    for name in target_config.services:
+        if name not in known:
+            raise ConfigError(
+                f"[targets.{target}.services.{name}]: unknown service {name!r} of {target}; "
+                f"valid services: {', '.join(known)}"
+            )
     overrides: dict[str, dict[str, float | int | None]] = {
         name: {"cpus": o.cpus, "memory_mb": o.memory, "workers": o.workers}
         for name, o in target_config.services.items()

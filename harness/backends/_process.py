@@ -86,6 +86,7 @@ class ProcessSpec:
     stop_signal: int = signal.SIGTERM
     signal_group: bool = True  # stop_signal to the whole process group, or only to the leader
     stop_timeout: float = 10.0  # seconds between stop_signal and SIGKILL
+    discard_signal: int | None = None  # stop signal when its data is deleted next (None: stop_signal)
 
 
 @dataclass
@@ -160,20 +161,26 @@ class ManagedProcess:
             cpu += times.user + times.system + times.children_user + times.children_system
         return ResourceReading(name=name or self.name, time=time.time(), cpu_seconds=cpu, rss_bytes=rss)
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Signal, wait up to ``timeout`` seconds (default: the spec's), SIGKILL what is left."""
+    def stop(self, timeout: float | None = None, *, discard: bool = False) -> None:
+        """Signal, wait up to ``timeout`` seconds (default: the spec's), SIGKILL what is left.
+
+        ``discard``: its data is deleted next, so use the spec's ``discard_signal`` if any.
+        """
         if self.popen is None:
             return
         if timeout is None:
             timeout = self.spec.stop_timeout
+        signum = self.spec.stop_signal
+        if discard and self.spec.discard_signal is not None:
+            signum = self.spec.discard_signal
         popen = self.popen
         tree = self.processes()
         if popen.poll() is None or tree:
             try:
                 if self.spec.signal_group:
-                    os.killpg(popen.pid, self.spec.stop_signal)
+                    os.killpg(popen.pid, signum)
                 else:
-                    os.kill(popen.pid, self.spec.stop_signal)
+                    os.kill(popen.pid, signum)
             except ProcessLookupError:
                 pass
             deadline = time.monotonic() + timeout

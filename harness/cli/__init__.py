@@ -53,3 +53,5 @@ def main(argv: list[str] | None = None) -> None:
 
 # Sub-commands register themselves on ``cli`` when imported (explicit list, no discovery).
 from harness.cli import targets as _targets  # noqa: E402,F401
+from harness.cli import up as _up  # noqa: E402,F401
+from harness.cli import verify as _verify  # noqa: E402,F401

@@ -1,0 +1,50 @@
+"""``bench verify``: hold targets (or a running server) to the HTTP contract."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from harness.cli import cli
+from harness.config import BACKENDS, load_config
+from harness.errors import EXIT_FAILED, BenchError
+from harness.verify import format_summary, render_checks, verify_targets, verify_url
+
+
+@cli.command("verify")
+@click.argument("targets", nargs=-1)
+@click.option("--backend", type=click.Choice(BACKENDS), default=None, envvar="BENCH_BACKEND",
+              help="Backend (default: run.backend of the config).  [env: BENCH_BACKEND]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              envvar="BENCH_CONFIG", help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]")
+@click.option("--url", default=None, envvar="BENCH_URL",
+              help="Check a running server at http://127.0.0.1:PORT instead of starting targets.")
+@click.option("--admin-user", default="admin", show_default=True, envvar="BENCH_ADMIN_USER")
+@click.option("--admin-password", default=None, envvar="BENCH_ADMIN_PASSWORD")
+@click.option("--token-secret", default=None, envvar="BENCH_TOKEN_SECRET",
+              help="The server's TOKEN_SECRET, for the forged/expired-token checks.")
+def verify_command(
+    targets: tuple[str, ...],
+    backend: str | None,
+    config_path: str | None,
+    url: str | None,
+    admin_user: str,
+    admin_password: str | None,
+    token_secret: str | None,
+) -> None:
+    """Start each TARGET (default: run.targets) and run the contract checks; exit 1 on a failure."""
+    if url is not None:
+        if targets:
+            raise BenchError("give either TARGET names or --url, not both")
+        if admin_password is None:
+            raise BenchError("--url needs --admin-password (the server's ADMIN_PASSWORD)")
+        results = [verify_url(url, admin_user, admin_password, token_secret=token_secret)]
+    else:
+        config = load_config(config_path, overrides={"run.backend": backend})
+        results = verify_targets(config, targets or config.run.targets, config.run.backend)
+    Console().print(render_checks(results))
+    click.echo(format_summary(results))
+    if not all(result.ok for result in results):
+        sys.exit(EXIT_FAILED)
