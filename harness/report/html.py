@@ -1,0 +1,136 @@
+"""index.html: one self-contained page (inline CSS and SVG, no JavaScript, no CDN).
+
+Rendered by jinja2 with autoescaping on, so every string that comes from the
+configuration or the results is HTML-escaped. Only the SVG figures are marked safe:
+matplotlib XML-escapes every label it writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from harness.report import plots
+from harness.report.model import ReportData, fmt, headline, usd, warnings_for
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def environment() -> jinja2.Environment:
+    """The jinja2 environment of the reports: autoescape always on, helpers as globals."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(fmt=fmt, usd=usd, price=price, host_value=host_value, claim_range=claim_range, claim_value=claim_value,
+                       verdict_class=verdict_class, resource_of=resource_of)
+    return env
+
+
+def price(value: float | None) -> str:
+    """A unit price in dollars, all significant digits: ``$0.04048``."""
+    return "–" if value is None else f"${float(value):g}"
+
+
+def host_value(key: str, value: Any) -> str:
+    """A host fact for display: bytes as GiB, None as a dash."""
+    if value is None:
+        return "–"
+    if key.endswith("_bytes") and isinstance(value, (int, float)):
+        return f"{value / 2**30:,.1f} GiB"
+    return str(value)
+
+
+def _format_claim(value: float | None, unit: str) -> str:
+    if value is None:
+        return "–"
+    if unit == "USD":
+        return f"${value:,.0f}"
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.1f} {unit}"
+
+
+def claim_range(claim: dict[str, Any]) -> str:
+    """``"100 – 500 req/s"`` for a claims row."""
+    low, high = claim.get("claimed") or (None, None)
+    unit = str(claim.get("unit", ""))
+    if unit == "USD":
+        return f"${low:,.0f} – ${high:,.0f}"
+    return f"{low:,.0f} – {high:,.0f} {unit}"
+
+
+def claim_value(claim: dict[str, Any]) -> str:
+    """The measured value of a claims row, with its unit."""
+    return _format_claim(claim.get("measured"), str(claim.get("unit", "")))
+
+
+def verdict_class(claim: dict[str, Any]) -> str:
+    """CSS class of a verdict badge: good/bad according to the metric's direction."""
+    position = claim.get("verdict")
+    if position == "within":
+        return "ok"
+    if position not in ("below", "above"):
+        return "neutral"
+    better = "above" if str(claim.get("direction", "")).startswith("higher") else "below"
+    return "ok" if position == better else "warn"
+
+
+def resource_of(services: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    """The measured resources of service ``name`` (empty values when not measured)."""
+    for service in services:
+        if service.get("name") == name:
+            return service
+    return {"cpu_seconds": None, "cpu_mean_pct": None, "cpu_peak_pct": None, "rss_peak_bytes": None}
+
+
+def figures(data: ReportData) -> dict[str, Any]:
+    """All SVG figures of the report, marked safe for the template."""
+    warmup = {name: float((t.get("profile") or {}).get("warmup_s") or 0.0) for name, t in data.targets.items()}
+    time_to_final = _time_to_final(data)
+    return {
+        "throughput": Markup(plots.throughput_svg(data.timeseries, warmup)),
+        "latency": Markup(plots.latency_over_time_svg(data.timeseries, warmup)),
+        "distribution": Markup(plots.distribution_svg(data.latencies)),
+        "resources": {
+            name: Markup(plots.resources_svg(f"{index}", data.resources.get(name, pd.DataFrame())))
+            for index, name in enumerate(data.targets)
+        },
+        "time_to_final": Markup(plots.time_to_final_svg(time_to_final)) if time_to_final else "",
+    }
+
+
+def _time_to_final(data: ReportData) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, dict(t["integrity"]["time_to_final"]))
+        for name, t in data.targets.items()
+        if (t.get("integrity") or {}).get("time_to_final")
+    ]
+
+
+def render_html(data: ReportData) -> str:
+    """The full index.html text for one run."""
+    warnings = warnings_for(data.results, data.targets, data.missing)
+    costs = [t["cost"] for t in data.targets.values() if t.get("cost")]
+    template = environment().get_template("index.html.j2")
+    return template.render(
+        results=data.results,
+        host=data.results.get("host") or {},
+        targets=data.targets,
+        config=data.config,
+        config_note=data.config_note,
+        config_json=json.dumps(data.results.get("config") or {}, indent=2, default=str),
+        warnings=warnings,
+        has_errors=any(w["level"] == "error" for w in warnings),
+        headline=headline(data.targets),
+        ordering=data.ordering,
+        figures=figures(data),
+        time_to_final=_time_to_final(data),
+        first_cost=costs[0] if costs else {"inputs": {}, "scaling": []},
+    )

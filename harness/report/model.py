@@ -1,0 +1,205 @@
+"""What the reports show, computed from results.json and the files it names.
+
+``collect(results, run_dir)`` reads the CSV/parquet files a run directory holds and
+returns a ``ReportData``; everything else here is pure: warnings, headline rows,
+recomputed cost/claims when results.json lacks them.
+
+Conventions (fixed by tests/fixtures/make_results_fixture.py): ``started_at`` is when
+load started, the measured window is ``[started_at + profile.warmup_s, + duration_s)``,
+time-series ``t_s`` counts seconds since load start.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from harness.claims import check_claims, check_ordering
+from harness.config import Config, parse_config
+from harness.cost import cost_for_target
+from harness.errors import BenchError
+from harness.results import Results, TargetResult
+
+
+@dataclass
+class ReportData:
+    """Everything a renderer needs, already loaded (frames keyed by target name)."""
+
+    results: Results
+    config: Config
+    config_note: str  # "" or why defaults were used to recompute cost/claims
+    targets: dict[str, TargetResult]  # with cost and claims filled in
+    timeseries: dict[str, pd.DataFrame] = field(default_factory=dict)
+    resources: dict[str, pd.DataFrame] = field(default_factory=dict)
+    latencies: dict[str, np.ndarray] = field(default_factory=dict)  # measured-window latency_ms
+    missing: list[str] = field(default_factory=list)  # files results.json names but that are absent
+    ordering: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_config(results: Results) -> tuple[Config, str]:
+    """The run's resolved configuration as ``Config``; defaults (and why) if it does not parse."""
+    try:
+        return parse_config(dict(results.get("config") or {}), origin="results.json config"), ""
+    except BenchError as error:
+        return Config(), f"configuration in results.json could not be read ({error}); defaults used"
+
+
+def complete_targets(results: Results, config: Config) -> dict[str, TargetResult]:
+    """Targets with ``cost`` and ``claims`` present (recomputed when results.json lacks them)."""
+    completed: dict[str, TargetResult] = {}
+    for name, target in results["targets"].items():
+        target = dict(target)  # type: ignore[assignment]
+        if not target.get("cost"):
+            target["cost"] = cost_for_target(target, config)
+        if "claims" not in target:
+            target["claims"] = check_claims(target, config)
+        completed[name] = target
+    return completed
+
+
+def warnings_for(results: Results, targets: dict[str, TargetResult], missing: list[str]) -> list[dict[str, str]]:
+    """Problems a reader must see first: ``level`` (error/warning), ``target``, ``text``."""
+    found: list[dict[str, str]] = []
+    if not results.get("finished_at"):
+        found.append({"level": "error", "target": "run", "text": "the run did not finish; results are partial"})
+    for name, target in targets.items():
+        valid = target.get("valid") or {"ok": True, "reasons": []}
+        if not valid.get("ok", True):
+            reasons = "; ".join(valid.get("reasons") or []) or "no reason recorded"
+            found.append({"level": "error", "target": name, "text": f"INVALID run: {reasons}"})
+        integrity = target.get("integrity") or {}
+        lost = int(integrity.get("lost") or 0)
+        if lost:
+            found.append({"level": "error", "target": name,
+                          "text": f"LOST WRITES: {lost} acknowledged order(s) not found in the store"})
+        if integrity and not integrity.get("ok", True):
+            reasons = "; ".join(integrity.get("reasons") or []) or "no reason recorded"
+            found.append({"level": "error", "target": name, "text": f"integrity check failed: {reasons}"})
+        not_final = int(integrity.get("not_final") or 0)
+        if not_final:
+            found.append({"level": "warning", "target": name,
+                          "text": f"{not_final} order(s) still pending when the bounded wait ended"})
+        generator = target.get("generator") or {}
+        if generator.get("bound"):
+            reason = generator.get("reason") or "the load generator saturated its CPU"
+            found.append({"level": "warning", "target": name,
+                          "text": f"GENERATOR-BOUND: {reason}"})
+    for path in missing:
+        found.append({"level": "warning", "target": "files", "text": f"missing data file: {path}"})
+    return found
+
+
+def window(target: TargetResult) -> tuple[float, float] | None:
+    """Measured window ``(start, end)`` in epoch seconds, or None when it cannot be known."""
+    try:
+        started = datetime.fromisoformat(target["started_at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+    warmup = float((target.get("profile") or {}).get("warmup_s") or 0.0)
+    duration = float(target.get("duration_s") or 0.0)
+    if duration <= 0:
+        return None
+    return started + warmup, started + warmup + duration
+
+
+def _read_csv(run_dir: Path, relative: str | None, missing: list[str]) -> pd.DataFrame:
+    if not relative:
+        return pd.DataFrame()
+    path = run_dir / relative
+    if not path.is_file():
+        missing.append(relative)
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError):
+        missing.append(f"{relative} (unreadable)")
+        return pd.DataFrame()
+
+
+def _read_latencies(run_dir: Path, target: TargetResult, missing: list[str]) -> np.ndarray:
+    relative = target.get("samples")
+    if not relative:
+        return np.empty(0)
+    path = run_dir / relative
+    if not path.is_file():
+        missing.append(relative)
+        return np.empty(0)
+    table = pq.read_table(path, columns=["start_s", "latency_ms"])
+    start = table.column("start_s").to_numpy()
+    latency = table.column("latency_ms").to_numpy()
+    span = window(target)
+    if span is not None:
+        inside = (start >= span[0]) & (start < span[1])
+        if inside.any():
+            latency = latency[inside]
+    return latency[np.isfinite(latency)]
+
+
+def collect(results: Results, run_dir: Path) -> ReportData:
+    """Load every file ``results`` names under ``run_dir`` into a ``ReportData``."""
+    config, note = resolve_config(results)
+    targets = complete_targets(results, config)
+    data = ReportData(results=results, config=config, config_note=note, targets=targets)
+    for name, target in targets.items():
+        data.timeseries[name] = _read_csv(run_dir, target.get("timeseries"), data.missing)
+        data.resources[name] = _read_csv(run_dir, (target.get("resources") or {}).get("csv"), data.missing)
+        data.latencies[name] = _read_latencies(run_dir, target, data.missing)
+    data.ordering = check_ordering(targets, config)
+    return data
+
+
+def fmt(value: Any, digits: int = 1, unit: str = "") -> str:
+    """A number for a table: thousands separators, ``digits`` decimals, "–" for missing."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}{unit}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{unit}"
+    return f"{value}{unit}"
+
+
+def usd(value: Any) -> str:
+    """Dollars: 4 decimals under $1, 2 decimals otherwise."""
+    if value is None:
+        return "–"
+    value = float(value)
+    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+
+
+def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
+    """One row of display strings per target for the headline table."""
+    rows = []
+    for name, target in targets.items():
+        summary = target["summary"]
+        integrity = target.get("integrity") or {}
+        valid = target.get("valid") or {"ok": True, "reasons": []}
+        budget = target.get("cpu_budget") or {}
+        lost = int(integrity.get("lost") or 0)
+        rows.append({
+            "target": name,
+            "backend": str(target.get("backend", "")),
+            "rps": fmt(summary.get("rps"), 1),
+            "p50": fmt(summary.get("p50_ms"), 1),
+            "p95": fmt(summary.get("p95_ms"), 1),
+            "p99": fmt(summary.get("p99_ms"), 1),
+            "error_rate": fmt(100 * float(summary.get("error_rate") or 0.0), 2, "%"),
+            "requests": fmt(summary.get("requests")),
+            "cpu_budget": f"target {budget.get('target_cpus', '?')} / generator {budget.get('generator_cpus', '?')}",
+            "per_million": usd((target.get("cost") or {}).get("provisioned", {}).get("per_million_usd")),
+            "integrity": "ok" if integrity.get("ok", True) and not lost else f"FAILED ({lost} lost)",
+            "integrity_ok": "1" if integrity.get("ok", True) and not lost else "",
+            "validity": "valid" if valid.get("ok", True) else "INVALID",
+            "validity_ok": "1" if valid.get("ok", True) else "",
+            "generator_bound": "1" if (target.get("generator") or {}).get("bound") else "",
+        })
+    return rows

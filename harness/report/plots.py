@@ -1,0 +1,222 @@
+"""Figures for the reports, rendered by matplotlib to SVG strings (no files, no pyplot).
+
+Every function takes plain data (DataFrames / arrays keyed by target name) and returns
+one ``<svg>...</svg>`` string ready to inline in HTML. Text stays text
+(``svg.fonttype = none``: small and searchable), maths parsing is off so a name holding
+``$`` cannot break a figure, and matplotlib XML-escapes every label. Element ids are
+salted with the figure's key so several inline SVGs never share an id and the output
+is deterministic.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter, NullLocator
+
+# Colour per target position (colour-blind-safe Okabe-Ito), then per service.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+SERVICE_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+NINES = (0.5, 0.9, 0.99, 0.999)  # percentiles of the distribution plot (fractions)
+_RC = {
+    "svg.fonttype": "none",
+    "text.parse_math": False,
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#dddddd",
+    "grid.linewidth": 0.6,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "legend.frameon": False,
+    "legend.fontsize": 8,
+    "svg.hashsalt": None,
+}
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1,
+            sharey: bool = False) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=sharey)
+    return fig, axes
+
+
+def _to_svg(fig: Figure, key: str) -> str:
+    """Serialise ``fig`` to an inline ``<svg>`` string with ids salted by ``key``."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"archbench-{key}"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _log_y(ax: Any, which: str = "y") -> None:
+    """Log axis labelled 1, 2, 5, 10, 20, 50 ... in plain numbers (maths parsing is off)."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    (ax.set_yscale if which == "y" else ax.set_xscale)("log")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _color(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def _empty(ax: object, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="#777777")  # type: ignore[attr-defined]
+    ax.set_xticks([])  # type: ignore[attr-defined]
+    ax.set_yticks([])  # type: ignore[attr-defined]
+
+
+def throughput_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[str, float]) -> str:
+    """Requests/s (solid) and failures/s (dotted) per 1-second bucket, all targets on one chart."""
+    with matplotlib.rc_context(_RC):
+        fig, axes = _figure(9.0, 3.0)
+        ax = axes[0, 0]
+        drawn = False
+        for index, (name, frame) in enumerate(series.items()):
+            if frame.empty:
+                continue
+            drawn = True
+            ax.plot(frame["t_s"], frame["rps"], color=_color(index), linewidth=1.4, label=name)
+            if frame["failures"].sum() > 0:
+                ax.plot(frame["t_s"], frame["failures"], color=_color(index), linewidth=1.0,
+                        linestyle=":", label=f"{name} failures/s")
+        _mark_warmup(ax, warmup_s)
+        if drawn:
+            ax.set_xlabel("seconds since load start")
+            ax.set_ylabel("requests / s")
+            ax.set_ylim(bottom=0)
+            fig.legend(loc="outside lower center", ncols=6)
+        else:
+            _empty(ax, "no time series recorded")
+        return _to_svg(fig, "throughput")
+
+
+def _mark_warmup(ax: object, warmup_s: Mapping[str, float]) -> None:
+    values = {v for v in warmup_s.values() if v > 0}
+    if len(values) == 1:
+        ax.axvspan(0, values.pop(), color="#000000", alpha=0.06, linewidth=0, label="warm-up (excluded)")  # type: ignore[attr-defined]
+
+
+def latency_over_time_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[str, float]) -> str:
+    """p50 / p95 / p99 per 1-second bucket, one panel per target, shared log y axis (ms)."""
+    names = list(series) or ["(none)"]
+    with matplotlib.rc_context(_RC):
+        fig, axes = _figure(9.0, 2.8, 1, len(names), sharey=True)
+        handles: list[object] = []
+        for index, name in enumerate(names):
+            ax = axes[0, index]
+            frame = series.get(name)
+            ax.set_title(name, color=_color(index))
+            if frame is None or frame.empty:
+                _empty(ax, "no time series")
+                continue
+            for column, style, label in (("p50_ms", "-", "p50"), ("p95_ms", "--", "p95"), ("p99_ms", ":", "p99")):
+                ax.plot(frame["t_s"], frame[column], color=_color(index), linestyle=style, linewidth=1.2, label=label)
+            _mark_warmup(ax, {name: warmup_s.get(name, 0.0)})
+            _log_y(ax)
+            ax.set_xlabel("seconds since load start")
+            if index == 0:
+                ax.set_ylabel("latency (ms, log)")
+                handles = [Line2D([], [], color="#444444", linestyle=style, label=label)
+                           for style, label in (("-", "p50"), ("--", "p95"), (":", "p99"))]
+        if handles:
+            fig.legend(handles=handles, loc="outside lower center", ncols=3)
+        return _to_svg(fig, "latency-over-time")
+
+
+def nines_quantiles(points: int = 200) -> np.ndarray:
+    """Quantiles (fractions) evenly spaced on the "nines" axis from 0.5 to 0.999."""
+    nines = np.linspace(-np.log10(1 - NINES[0]), -np.log10(1 - NINES[-1]), points)
+    return 1.0 - 10.0 ** (-nines)
+
+
+def distribution_svg(latencies: Mapping[str, np.ndarray]) -> str:
+    """Latency (ms, log) against percentile on a log "nines" axis (50% .. 99.9%), all targets."""
+    quantiles = nines_quantiles()
+    x = -np.log10(1.0 - quantiles)
+    with matplotlib.rc_context(_RC):
+        fig, axes = _figure(9.0, 3.4)
+        ax = axes[0, 0]
+        drawn = False
+        for index, (name, values) in enumerate(latencies.items()):
+            if values.size == 0:
+                continue
+            drawn = True
+            y = np.quantile(values, quantiles)
+            ax.plot(x, y, color=_color(index), linewidth=1.6, label=f"{name} (n={values.size:,})")
+        if drawn:
+            ticks = [-np.log10(1 - q) for q in NINES]
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+            ax.xaxis.set_minor_locator(NullLocator())
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * (1 - 10 ** -v):g}%"))
+            ax.set_xlim(ticks[0], ticks[-1])
+            _log_y(ax)
+            ax.set_xlabel("percentile (log 'nines' scale)")
+            ax.set_ylabel("latency (ms, log)")
+            ax.legend(loc="upper left")
+        else:
+            _empty(ax, "no samples")
+        return _to_svg(fig, "distribution")
+
+
+def resources_svg(key: str, frame: pd.DataFrame, duration_hint: float | None = None) -> str:
+    """CPU % (100 = one core) and RSS (MiB) per service over time, two panels."""
+    with matplotlib.rc_context(_RC):
+        fig, axes = _figure(9.0, 2.6, 1, 2)
+        cpu, rss = axes[0, 0], axes[0, 1]
+        if frame.empty:
+            _empty(cpu, "no resource readings")
+            _empty(rss, "no resource readings")
+            return _to_svg(fig, f"resources-{key}")
+        for index, (name, group) in enumerate(frame.groupby("name", sort=False)):
+            color = SERVICE_PALETTE[index % len(SERVICE_PALETTE)]
+            cpu.plot(group["t_s"], group["cpu_pct"], color=color, linewidth=1.3, label=str(name))
+            rss.plot(group["t_s"], group["rss_bytes"] / 2**20, color=color, linewidth=1.3)
+        cpu.set_title("CPU (% of one core)")
+        cpu.set_ylim(bottom=0)
+        rss.set_title("resident memory (MiB)")
+        rss.set_ylim(bottom=0)
+        for ax in (cpu, rss):
+            ax.set_xlabel("seconds since load start")
+        fig.legend(loc="outside right center")
+        return _to_svg(fig, f"resources-{key}")
+
+
+def time_to_final_svg(rows: Sequence[tuple[str, Mapping[str, float | None]]]) -> str:
+    """Horizontal bars of time-to-final quantiles (p50, p95, p99, max; ms) per target."""
+    labels = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+    with matplotlib.rc_context(_RC):
+        fig, axes = _figure(9.0, 0.6 + 0.9 * max(1, len(rows)))
+        ax = axes[0, 0]
+        if not rows:
+            _empty(ax, "no event-driven target in this run")
+            return _to_svg(fig, "time-to-final")
+        height = 0.18
+        for row, (name, stats) in enumerate(rows):
+            for offset, label in enumerate(labels):
+                value = stats.get(label)
+                if value is None:
+                    continue
+                y = row + (offset - 1.5) * height
+                ax.barh(y, value, height=height * 0.9, color=PALETTE[0], alpha=0.35 + 0.2 * offset)
+                ax.text(value, y, f" {label[:-3]} {value:,.0f} ms", va="center", fontsize=7)
+        ax.set_yticks(range(len(rows)), [name for name, _ in rows])
+        ax.invert_yaxis()
+        longest = max((float(stats.get(k) or 0) for _, stats in rows for k in labels), default=1.0)
+        ax.set_xlim(0, max(longest, 1) * 1.3)
+        ax.set_xlabel("time from 202 Accepted to a final order status (ms)")
+        ax.grid(axis="y", visible=False)
+        return _to_svg(fig, "time-to-final")
