@@ -1,0 +1,114 @@
+"""Record EVERY request Locust makes, raw, to a per-process file in the run directory.
+
+One tab-separated line per request, columns in the order of
+``harness.results.SAMPLE_COLUMNS``::
+
+    start_s  latency_ms  name  status  ok  bytes  error  order_id  user
+
+Cheap by design: the ``events.request`` listener appends one formatted line to a list;
+a greenlet writes the list out once a second (so the harness can tail the files for live
+progress) and at test stop / process exit. Files are opened lazily in the process that
+records (``samples-<pid>.tsv``), so ``--processes`` workers forked after import each get
+their own file. The harness merges them into ``samples.parquet``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import socket
+from typing import Any
+
+import gevent
+
+FLUSH_INTERVAL_S = 1.0
+
+
+def classify_failure(status: int, exception: BaseException | None) -> str:
+    """The failure class of one request: "" (success), "4xx", "5xx", "timeout", "connection", "other"."""
+    if exception is None:
+        return ""
+    if 400 <= status < 500:
+        return "4xx"
+    if status >= 500:
+        return "5xx"
+    if isinstance(exception, (TimeoutError, socket.timeout, gevent.Timeout)):
+        return "timeout"
+    text = str(exception).lower()
+    if "timed out" in text or "timeout" in text:
+        return "timeout"
+    if isinstance(exception, (ConnectionError, OSError)):
+        return "connection"
+    return "other"
+
+
+class SampleRecorder:
+    """Buffers request samples and writes them to ``<directory>/samples-<pid>.tsv``."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._pid = 0
+        self._buffer: list[str] = []
+        self._handle: Any = None
+        self._names: dict[tuple[str, str], str] = {}
+
+    def _open(self) -> None:
+        self._pid = os.getpid()
+        self._buffer = []
+        path = os.path.join(self.directory, f"samples-{self._pid}.tsv")
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at exit
+        gevent.spawn(self._flush_forever)
+        atexit.register(self.flush)
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int,
+        response: Any = None,
+        context: dict[str, Any] | None = None,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        """The ``events.request`` listener: one line per request, no I/O."""
+        if self._pid != os.getpid():
+            self._open()
+        key = (request_type, name)
+        label = self._names.get(key)
+        if label is None:
+            label = self._names[key] = f"{request_type} {name}"
+        status = getattr(response, "status_code", 0) or 0
+        error = classify_failure(status, exception) if exception is not None else ""
+        order_id = user = ""
+        if context and "order_id" in context:
+            order_id = context["order_id"]
+            user = context.get("user", "")
+        self._buffer.append(
+            f"{start_time or 0.0:.6f}\t{response_time:.3f}\t{label}\t{status}\t"
+            f"{1 if exception is None else 0}\t{response_length or 0}\t{error}\t{order_id}\t{user}\n"
+        )
+
+    def flush(self) -> None:
+        """Write buffered lines to this process's file (no-op when empty)."""
+        if not self._buffer or self._handle is None or self._pid != os.getpid():
+            return
+        lines, self._buffer = self._buffer, []
+        self._handle.write("".join(lines))
+        self._handle.flush()
+
+    def _flush_forever(self) -> None:
+        while True:
+            gevent.sleep(FLUSH_INTERVAL_S)
+            self.flush()
+
+
+def install(events: Any, directory: str) -> SampleRecorder:
+    """Register a recorder on Locust's ``events`` that writes to ``directory``."""
+    os.makedirs(directory, exist_ok=True)
+    recorder = SampleRecorder(directory)
+    events.request.add_listener(recorder.on_request)
+    events.test_stop.add_listener(lambda **_: recorder.flush())
+    events.quitting.add_listener(lambda **_: recorder.flush())
+    return recorder
