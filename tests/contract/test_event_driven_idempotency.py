@@ -1,0 +1,256 @@
+"""Event-driven target: at-least-once delivery never reserves stock twice, and nothing is lost.
+
+Runs the real target (PostgreSQL, NATS JetStream, api, inventory, projector) on
+the local backend and attacks the consumers the way production does: duplicate
+publications (inside and outside JetStream's de-duplication window), concurrent
+deliveries of one event, a consumer SIGKILLed-equivalent between its commit
+and its ack, and a stampede of orders on scarce stock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import nats
+import pytest
+
+from harness.backends.base import DeploySettings
+from harness.backends.local import LocalBackend, LocalDeployment
+from targets.event_driven import events, store
+from targets.event_driven.topology import TOPOLOGY
+
+pytestmark = pytest.mark.timeout(180)
+
+FINAL = ("confirmed", "rejected")
+
+
+@contextlib.contextmanager
+def _deploy(tmp: Path, inventory_env: dict[str, str]) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
+    backend = LocalBackend()
+    available, why = backend.available()
+    if not available:
+        pytest.fail(f"local backend unavailable: {why}")
+    services = tuple(
+        dataclasses.replace(s, env={**s.env, **inventory_env}) if s.name == "inventory" else s
+        for s in TOPOLOGY.services
+    )
+    topology = dataclasses.replace(TOPOLOGY, services=services)
+    settings = DeploySettings(run_id=f"ed-{uuid.uuid4().hex[:8]}", workdir=tmp, health_timeout=60.0)
+    with backend.up(topology, settings) as deployment:
+        yield deployment, settings
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
+    """One deployment for the tests that leave the consumers running normally."""
+    with _deploy(tmp_path_factory.mktemp("ed-shared"), {"ACK_WAIT_S": "2"}) as deployed:
+        yield deployed
+
+
+class Client:
+    """A thin contract client for one deployment."""
+
+    def __init__(self, deployment: LocalDeployment, settings: DeploySettings, session: aiohttp.ClientSession):
+        self.base = deployment.url
+        self.deployment = deployment
+        self.settings = settings
+        self.session = session
+
+    async def call(self, method: str, path: str, token: str | None = None, json: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with self.session.request(method, self.base + path, json=json, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def token(self, username: str, password: str) -> str:
+        status, body = await self.call("POST", "/login", json={"username": username, "password": password})
+        assert status == 200, body
+        return str(body["token"])
+
+    async def admin(self) -> str:
+        return await self.token(self.deployment.admin_username, self.deployment.admin_password)
+
+    async def new_user(self) -> str:
+        username = f"u{uuid.uuid4().hex[:12]}"
+        status, body = await self.call("POST", "/users", json={"username": username, "password": "correct horse"})
+        assert status == 201, body
+        return await self.token(username, "correct horse")
+
+    async def new_product(self, admin: str, stock: int) -> int:
+        status, body = await self.call(
+            "POST", "/products", admin, {"name": "thing", "price_cents": 199, "stock": stock}
+        )
+        assert status == 201, body
+        return int(body["id"])
+
+    async def stock(self, product_id: int) -> int:
+        status, body = await self.call("GET", f"/products/{product_id}")
+        assert status == 200, body
+        return int(body["stock"])
+
+    async def wait_final(self, token: str, order_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status, body = await self.call("GET", f"/orders/{order_id}", token)
+            assert status == 200, body
+            if body["status"] in FINAL or time.monotonic() > deadline:
+                return dict(body)
+            await asyncio.sleep(0.1)
+
+    def database_url(self) -> str:
+        port = self.deployment.service_urls["postgres"].rsplit(":", 1)[1]
+        return f"postgresql://bench:{self.settings.db_password}@127.0.0.1:{port}/shop"
+
+
+@pytest.fixture
+async def client(shared: tuple[LocalDeployment, DeploySettings]) -> AsyncIterator[Client]:
+    async with aiohttp.ClientSession() as session:
+        yield Client(shared[0], shared[1], session)
+
+
+async def _wait_consumer_idle(nats_url: str, durable: str, timeout_s: float = 30.0) -> None:
+    """Wait until ``durable`` has nothing pending and nothing unacked."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + timeout_s
+        while True:
+            info = await js.consumer_info(events.STREAM, durable)
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                return
+            assert time.monotonic() < deadline, f"{durable} still busy: {info}"
+            await asyncio.sleep(0.1)
+    finally:
+        await nc.close()
+
+
+async def test_duplicate_order_placed_reserves_once(client: Client) -> None:
+    admin = await client.admin()
+    user = await client.new_user()
+    product = await client.new_product(admin, stock=10)
+    status, placed = await client.call("POST", "/orders", user, {"items": [{"product_id": product, "quantity": 3}]})
+    assert (status, placed["status"]) == (202, "pending")
+    assert (await client.wait_final(user, placed["id"]))["status"] == "confirmed"
+    assert await client.stock(product) == 7
+
+    nats_url = client.deployment.service_urls["nats"]
+    order_id = uuid.UUID(placed["id"])
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        event = events.OrderPlaced(order_id=order_id, user_id=1, items=((product, 3),))  # user unused
+        same = await events.publish_order_placed(js, event)  # same Nats-Msg-Id: JetStream drops it
+        assert same.duplicate is True
+        other = await js.publish(  # bypasses de-duplication: the consumer must absorb it
+            events.SUBJECT_PLACED, event.encode(), headers={"Nats-Msg-Id": f"{order_id}-again"}
+        )
+        assert not other.duplicate
+    finally:
+        await nc.close()
+    await _wait_consumer_idle(nats_url, "inventory")
+    await _wait_consumer_idle(nats_url, "projector")
+
+    assert await client.stock(product) == 7
+    assert (await client.call("GET", f"/orders/{order_id}", user))[1]["status"] == "confirmed"
+    conn = await asyncpg.connect(client.database_url())
+    try:
+        rows = await conn.fetch("SELECT outcome, units FROM reservations WHERE order_id = $1", order_id)
+    finally:
+        await conn.close()
+    assert [tuple(r) for r in rows] == [("confirmed", 3)]
+
+
+async def test_concurrent_deliveries_of_one_event_decide_once(client: Client) -> None:
+    admin = await client.admin()
+    product = await client.new_product(admin, stock=5)
+    event = events.OrderPlaced(order_id=uuid.uuid4(), user_id=1, items=((product, 2),))
+    pool = await asyncpg.create_pool(client.database_url(), min_size=8, max_size=8)
+    try:
+        results = await asyncio.gather(*(store.reserve_stock(pool, event) for _ in range(8)))
+    finally:
+        await pool.close()
+    assert sum(r.fresh for r in results) == 1
+    assert {r.outcome for r in results} == {"confirmed"}
+    assert await client.stock(product) == 3
+
+
+async def test_withdrawn_order_is_never_reserved(client: Client) -> None:
+    """An order whose publication failed is cancelled first; a late copy of its event changes nothing."""
+    admin = await client.admin()
+    product = await client.new_product(admin, stock=4)
+    order_id = uuid.uuid4()
+    pool = await asyncpg.create_pool(client.database_url(), min_size=1, max_size=2)
+    try:
+        user_id = await pool.fetchval("SELECT id FROM users WHERE username = $1", client.deployment.admin_username)
+        await store.insert_pending_order(pool, order_id, user_id, [(product, 4)])
+        assert await store.cancel_unpublished_order(pool, order_id) is True
+        late = await store.reserve_stock(pool, events.OrderPlaced(order_id, user_id, ((product, 4),)))
+        assert late == store.Reservation("cancelled", fresh=False)
+        assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order_id) == 0
+    finally:
+        await pool.close()
+    assert await client.stock(product) == 4
+
+
+async def test_fifty_orders_on_stock_ten(client: Client) -> None:
+    admin = await client.admin()
+    product = await client.new_product(admin, stock=10)
+    users = [await client.new_user() for _ in range(5)]
+    before = (await client.call("GET", "/stats", admin))[1]
+
+    async def order(i: int) -> tuple[str, str]:
+        token = users[i % len(users)]
+        status, body = await client.call("POST", "/orders", token, {"items": [{"product_id": product, "quantity": 1}]})
+        assert status == 202, body
+        return token, body["id"]
+
+    placed = await asyncio.gather(*(order(i) for i in range(50)))
+    finals = await asyncio.gather(*(client.wait_final(token, order_id) for token, order_id in placed))
+    statuses = [final["status"] for final in finals]
+    assert statuses.count("confirmed") == 10
+    assert statuses.count("rejected") == 40
+    assert await client.stock(product) == 0
+    after = (await client.call("GET", "/stats", admin))[1]
+    assert after["units_sold"] - before["units_sold"] == 10
+    assert after["stock_total"] + after["units_sold"] == before["stock_total"] + before["units_sold"]
+
+
+async def test_inventory_crash_between_commit_and_ack_loses_nothing(tmp_path: Path) -> None:
+    env = {"INVENTORY_CRASH_AFTER_COMMIT": "1", "ACK_WAIT_S": "2"}
+    with _deploy(tmp_path, env) as (deployment, settings):
+        async with aiohttp.ClientSession() as session:
+            client = Client(deployment, settings, session)
+            admin = await client.admin()
+            user = await client.new_user()
+            product = await client.new_product(admin, stock=10)
+            status, placed = await client.call(
+                "POST", "/orders", user, {"items": [{"product_id": product, "quantity": 3}]}
+            )
+            assert status == 202, placed
+
+            deadline = time.monotonic() + 20
+            while deployment.pids("inventory"):
+                assert time.monotonic() < deadline, deployment.logs("inventory")
+                await asyncio.sleep(0.1)
+            assert "INVENTORY_CRASH_AFTER_COMMIT" in deployment.logs("inventory")
+            # Committed but neither published nor acked: stock taken, order still pending.
+            assert await client.stock(product) == 7
+            assert (await client.call("GET", f"/orders/{placed['id']}", user))[1]["status"] == "pending"
+
+            deployment.stop_service("inventory")  # reap the crashed process
+            await asyncio.to_thread(deployment.start_service, "inventory")
+            final = await client.wait_final(user, placed["id"])
+            assert final["status"] == "confirmed", deployment.logs("inventory")
+            assert await client.stock(product) == 7
+            stats = (await client.call("GET", "/stats", admin))[1]
+            assert stats["orders"] == {"pending": 0, "confirmed": 1, "rejected": 0}
+            assert (stats["stock_total"], stats["units_sold"]) == (7, 3)
+            assert deployment.pids("inventory"), "the redelivered event must not crash it again"
