@@ -9,7 +9,8 @@ Settings come from environment variables (parsed once, at start):
 - ``HTTP_POOL_SIZE`` [100]: connections per worker, all upstream services together.
 - ``HTTP_KEEPALIVE_S`` [30, seconds]: how long an idle pooled connection is kept;
   below aiohttp's server keep-alive (75 s) so the client closes first and never
-  reuses a connection the server is closing.
+  reuses a connection the server is closing. ``0`` turns pooling off (a new
+  connection per call: only to measure what the pool saves).
 - ``UPSTREAM_TIMEOUT_S`` [10, seconds]: total time allowed for one upstream call.
 """
 
@@ -34,7 +35,7 @@ HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 @dataclass(frozen=True)
 class UpstreamSettings:
     pool_size: int = 100  # connections per worker process
-    keepalive_s: float = 30.0  # seconds an idle connection stays pooled
+    keepalive_s: float = 30.0  # seconds an idle connection stays pooled (0: no pooling)
     timeout_s: float = 10.0  # seconds for one whole upstream call
 
 
@@ -58,7 +59,7 @@ def load_upstream_settings(environ: Mapping[str, str] | None = None) -> Upstream
     env = os.environ if environ is None else environ
     return UpstreamSettings(
         pool_size=int(_number(env, "HTTP_POOL_SIZE", 100, 1, 10_000)),
-        keepalive_s=_number(env, "HTTP_KEEPALIVE_S", 30.0, 1.0, 3600.0),
+        keepalive_s=_number(env, "HTTP_KEEPALIVE_S", 30.0, 0.0, 3600.0),
         timeout_s=_number(env, "UPSTREAM_TIMEOUT_S", 10.0, 0.1, 600.0),
     )
 
@@ -69,10 +70,11 @@ def http_client_ctx(
     """A ``cleanup_ctx`` entry storing a pooled ``ClientSession`` under ``HTTP_CLIENT``."""
 
     async def http_client(app: web.Application) -> AsyncIterator[None]:
+        pooled = settings.keepalive_s > 0
         connector = aiohttp.TCPConnector(
             limit=settings.pool_size,
-            keepalive_timeout=settings.keepalive_s,
-            use_dns_cache=True,
+            keepalive_timeout=settings.keepalive_s if pooled else None,
+            force_close=not pooled,
         )
         session = aiohttp.ClientSession(
             connector=connector,

@@ -74,7 +74,7 @@ def test_upstream_settings_defaults_and_overrides() -> None:
 
 
 @pytest.mark.parametrize(
-    "env", [{"HTTP_POOL_SIZE": "0"}, {"HTTP_KEEPALIVE_S": "soon"}, {"UPSTREAM_TIMEOUT_S": "-1"}]
+    "env", [{"HTTP_POOL_SIZE": "0"}, {"HTTP_KEEPALIVE_S": "soon"}, {"HTTP_KEEPALIVE_S": "-1"}, {"UPSTREAM_TIMEOUT_S": "-1"}]
 )
 def test_bad_upstream_settings_name_the_variable(env: dict[str, str]) -> None:
     with pytest.raises(ServiceConfigError, match=next(iter(env))):
