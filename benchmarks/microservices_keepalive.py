@@ -43,7 +43,9 @@ def with_env(topology: Topology, env: dict[str, str]) -> Topology:
     return dataclasses.replace(topology, services=services)
 
 
-async def _json(session: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> tuple[int, Any]:
+async def _json(
+    session: aiohttp.ClientSession, method: str, url: str, **kw: Any
+) -> tuple[int, Any]:
     async with session.request(method, url, **kw) as response:
         return response.status, await response.json(content_type=None)
 
