@@ -254,3 +254,38 @@ async def test_inventory_crash_between_commit_and_ack_loses_nothing(tmp_path: Pa
             assert stats["orders"] == {"pending": 0, "confirmed": 1, "rejected": 0}
             assert (stats["stock_total"], stats["units_sold"]) == (7, 3)
             assert deployment.pids("inventory"), "the redelivered event must not crash it again"
+
+
+async def test_broker_outage_answers_503_and_loses_no_acknowledged_order(tmp_path: Path) -> None:
+    """With NATS down no order is acknowledged (503, withdrawn); after it returns, orders flow again."""
+    with _deploy(tmp_path, {"ACK_WAIT_S": "2"}) as (deployment, settings):
+        async with aiohttp.ClientSession() as session:
+            client = Client(deployment, settings, session)
+            admin = await client.admin()
+            user = await client.new_user()
+            product = await client.new_product(admin, stock=10)
+            body = {"items": [{"product_id": product, "quantity": 1}]}
+            status, before = await client.call("POST", "/orders", user, body)
+            assert status == 202, before
+
+            deployment.stop_service("nats")
+            status, health = await client.call("GET", "/health")
+            assert (status, health["error"]) == (503, "unavailable")
+            status, refused = await client.call("POST", "/orders", user, body)
+            assert (status, refused["error"]) == (503, "unavailable")
+
+            await asyncio.to_thread(deployment.start_service, "nats")
+            deadline = time.monotonic() + 30
+            while (await client.call("GET", "/health"))[0] != 200:
+                assert time.monotonic() < deadline, deployment.logs("api")
+                await asyncio.sleep(0.2)
+            status, after = await client.call("POST", "/orders", user, body)
+            assert status == 202, after
+            for placed in (before, after):
+                assert (await client.wait_final(user, placed["id"]))["status"] == "confirmed"
+            await _wait_consumer_idle(deployment.service_urls["nats"], "inventory")
+            stats = (await client.call("GET", "/stats", admin))[1]
+            # The refused order was withdrawn: not pending, not reserved, even if a buffered
+            # copy of its event reached the stream after the reconnect.
+            assert stats["orders"] == {"pending": 0, "confirmed": 2, "rejected": 0}
+            assert await client.stock(product) == 8
