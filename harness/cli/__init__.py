@@ -55,3 +55,5 @@ def main(argv: list[str] | None = None) -> None:
 from harness.cli import targets as _targets  # noqa: E402,F401
 from harness.cli import up as _up  # noqa: E402,F401
 from harness.cli import verify as _verify  # noqa: E402,F401
+from harness.cli import report as _report  # noqa: E402,F401
+from harness.cli import compare as _compare  # noqa: E402,F401
