@@ -95,7 +95,9 @@ def create_consumer_app(
         durable, subject, ack_wait_s=settings.ack_wait_s, max_ack_pending=10_000
     )
     app = new_application(config.max_body_bytes)
-    app.cleanup_ctx.append(pool_context(POOL, config.database_url, config.db_pool_size, schema=SCHEMA))
+    app.cleanup_ctx.append(
+        pool_context(POOL, config.database_url, config.db_pool_size, schema=SCHEMA)
+    )
     app.cleanup_ctx.append(events.nats_context(JETSTREAM, config.nats_url, config.service_name))
 
     async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:

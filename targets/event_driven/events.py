@@ -80,7 +80,9 @@ class OrderPlaced:
         try:
             raw = orjson.loads(data)
             items = tuple((int(i["product_id"]), int(i["quantity"])) for i in raw["items"])
-            event = cls(order_id=uuid.UUID(raw["order_id"]), user_id=int(raw["user_id"]), items=items)
+            event = cls(
+                order_id=uuid.UUID(raw["order_id"]), user_id=int(raw["user_id"]), items=items
+            )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise BadEvent(f"malformed OrderPlaced: {exc}") from None
         if not items or len({p for p, _ in items}) != len(items) or any(q < 1 for _, q in items):
@@ -189,7 +191,9 @@ async def publish_order_result(js: JetStreamContext, result: OrderResult) -> api
     )
 
 
-def consumer_config(durable: str, subject: str, *, ack_wait_s: float, max_ack_pending: int) -> api.ConsumerConfig:
+def consumer_config(
+    durable: str, subject: str, *, ack_wait_s: float, max_ack_pending: int
+) -> api.ConsumerConfig:
     """A durable pull consumer with explicit acks and unlimited redelivery.
 
     ``ack_wait_s`` (seconds) is how long an unacked event waits before redelivery
@@ -258,10 +262,13 @@ async def run_consumer(
                 continue
             try:
                 msgs = await sub.fetch(free, timeout=fetch_timeout_s)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, nats.errors.TimeoutError):
                 continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError,
-                    nats.js.errors.APIError) as exc:
+            except (
+                nats.errors.ConnectionClosedError,
+                nats.errors.ConnectionReconnectingError,
+                nats.js.errors.APIError,
+            ) as exc:
                 log.warning("fetch failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
                 continue
@@ -279,5 +286,5 @@ async def _quietly(operation: Awaitable[Any]) -> None:
     """Await a best-effort NATS operation (ack/nak/unsubscribe) and log its failure."""
     try:
         await operation
-    except Exception as exc:  # the event will simply be redelivered
+    except Exception as exc:  # noqa: BLE001 - best effort: the event is simply redelivered
         log.warning("NATS operation failed: %s", exc)

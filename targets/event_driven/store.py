@@ -43,7 +43,7 @@ async def insert_pending_order(
             raise UnknownProduct(product_id)
     quantities = [quantity for _, quantity in items]
     unit_prices = [prices[product_id] for product_id in product_ids]
-    total = sum(q * p for q, p in zip(quantities, unit_prices, strict=True))
+    total = int(sum(q * p for q, p in zip(quantities, unit_prices, strict=True)))
     # One statement, so the order and its items appear together or not at all.
     await pool.execute(
         """
@@ -222,4 +222,4 @@ async def project_result(pool: asyncpg.Pool, result: OrderResult) -> bool:
         result.order_id,
         result.outcome,
     )
-    return status == "UPDATE 1"
+    return bool(status == "UPDATE 1")

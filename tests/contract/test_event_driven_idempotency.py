@@ -34,7 +34,9 @@ FINAL = ("confirmed", "rejected")
 
 
 @contextlib.contextmanager
-def _deploy(tmp: Path, inventory_env: dict[str, str]) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
+def _deploy(
+    tmp: Path, inventory_env: dict[str, str]
+) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
     backend = LocalBackend()
     available, why = backend.available()
     if not available:
@@ -50,7 +52,9 @@ def _deploy(tmp: Path, inventory_env: dict[str, str]) -> Iterator[tuple[LocalDep
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
+def shared(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
     """One deployment for the tests that leave the consumers running normally."""
     with _deploy(tmp_path_factory.mktemp("ed-shared"), {"ACK_WAIT_S": "2"}) as deployed:
         yield deployed
@@ -59,19 +63,27 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalDepl
 class Client:
     """A thin contract client for one deployment."""
 
-    def __init__(self, deployment: LocalDeployment, settings: DeploySettings, session: aiohttp.ClientSession):
+    def __init__(
+        self, deployment: LocalDeployment, settings: DeploySettings, session: aiohttp.ClientSession
+    ):
         self.base = deployment.url
         self.deployment = deployment
         self.settings = settings
         self.session = session
 
-    async def call(self, method: str, path: str, token: str | None = None, json: Any = None) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, token: str | None = None, json: Any = None
+    ) -> tuple[int, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.session.request(method, self.base + path, json=json, headers=headers) as resp:
+        async with self.session.request(
+            method, self.base + path, json=json, headers=headers
+        ) as resp:
             return resp.status, await resp.json()
 
     async def token(self, username: str, password: str) -> str:
-        status, body = await self.call("POST", "/login", json={"username": username, "password": password})
+        status, body = await self.call(
+            "POST", "/login", json={"username": username, "password": password}
+        )
         assert status == 200, body
         return str(body["token"])
 
@@ -80,7 +92,9 @@ class Client:
 
     async def new_user(self) -> str:
         username = f"u{uuid.uuid4().hex[:12]}"
-        status, body = await self.call("POST", "/users", json={"username": username, "password": "correct horse"})
+        status, body = await self.call(
+            "POST", "/users", json={"username": username, "password": "correct horse"}
+        )
         assert status == 201, body
         return await self.token(username, "correct horse")
 
@@ -96,7 +110,9 @@ class Client:
         assert status == 200, body
         return int(body["stock"])
 
-    async def wait_final(self, token: str, order_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
+    async def wait_final(
+        self, token: str, order_id: str, timeout_s: float = 30.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while True:
             status, body = await self.call("GET", f"/orders/{order_id}", token)
@@ -136,7 +152,9 @@ async def test_duplicate_order_placed_reserves_once(client: Client) -> None:
     admin = await client.admin()
     user = await client.new_user()
     product = await client.new_product(admin, stock=10)
-    status, placed = await client.call("POST", "/orders", user, {"items": [{"product_id": product, "quantity": 3}]})
+    status, placed = await client.call(
+        "POST", "/orders", user, {"items": [{"product_id": product, "quantity": 3}]}
+    )
     assert (status, placed["status"]) == (202, "pending")
     assert (await client.wait_final(user, placed["id"]))["status"] == "confirmed"
     assert await client.stock(product) == 7
@@ -146,7 +164,9 @@ async def test_duplicate_order_placed_reserves_once(client: Client) -> None:
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
-        event = events.OrderPlaced(order_id=order_id, user_id=1, items=((product, 3),))  # user unused
+        event = events.OrderPlaced(
+            order_id=order_id, user_id=1, items=((product, 3),)
+        )  # user unused
         same = await events.publish_order_placed(js, event)  # same Nats-Msg-Id: JetStream drops it
         assert same.duplicate is True
         other = await js.publish(  # bypasses de-duplication: the consumer must absorb it
@@ -162,7 +182,9 @@ async def test_duplicate_order_placed_reserves_once(client: Client) -> None:
     assert (await client.call("GET", f"/orders/{order_id}", user))[1]["status"] == "confirmed"
     conn = await asyncpg.connect(client.database_url())
     try:
-        rows = await conn.fetch("SELECT outcome, units FROM reservations WHERE order_id = $1", order_id)
+        rows = await conn.fetch(
+            "SELECT outcome, units FROM reservations WHERE order_id = $1", order_id
+        )
     finally:
         await conn.close()
     assert [tuple(r) for r in rows] == [("confirmed", 3)]
@@ -189,10 +211,14 @@ async def test_withdrawn_order_is_never_reserved(client: Client) -> None:
     order_id = uuid.uuid4()
     pool = await asyncpg.create_pool(client.database_url(), min_size=1, max_size=2)
     try:
-        user_id = await pool.fetchval("SELECT id FROM users WHERE username = $1", client.deployment.admin_username)
+        user_id = await pool.fetchval(
+            "SELECT id FROM users WHERE username = $1", client.deployment.admin_username
+        )
         await store.insert_pending_order(pool, order_id, user_id, [(product, 4)])
         assert await store.cancel_unpublished_order(pool, order_id) is True
-        late = await store.reserve_stock(pool, events.OrderPlaced(order_id, user_id, ((product, 4),)))
+        late = await store.reserve_stock(
+            pool, events.OrderPlaced(order_id, user_id, ((product, 4),))
+        )
         assert late == store.Reservation("cancelled", fresh=False)
         assert await pool.fetchval("SELECT count(*) FROM orders WHERE id = $1", order_id) == 0
     finally:
@@ -208,19 +234,25 @@ async def test_fifty_orders_on_stock_ten(client: Client) -> None:
 
     async def order(i: int) -> tuple[str, str]:
         token = users[i % len(users)]
-        status, body = await client.call("POST", "/orders", token, {"items": [{"product_id": product, "quantity": 1}]})
+        status, body = await client.call(
+            "POST", "/orders", token, {"items": [{"product_id": product, "quantity": 1}]}
+        )
         assert status == 202, body
         return token, body["id"]
 
     placed = await asyncio.gather(*(order(i) for i in range(50)))
-    finals = await asyncio.gather(*(client.wait_final(token, order_id) for token, order_id in placed))
+    finals = await asyncio.gather(
+        *(client.wait_final(token, order_id) for token, order_id in placed)
+    )
     statuses = [final["status"] for final in finals]
     assert statuses.count("confirmed") == 10
     assert statuses.count("rejected") == 40
     assert await client.stock(product) == 0
     after = (await client.call("GET", "/stats", admin))[1]
     assert after["units_sold"] - before["units_sold"] == 10
-    assert after["stock_total"] + after["units_sold"] == before["stock_total"] + before["units_sold"]
+    assert (
+        after["stock_total"] + after["units_sold"] == before["stock_total"] + before["units_sold"]
+    )
 
 
 async def test_inventory_crash_between_commit_and_ack_loses_nothing(tmp_path: Path) -> None:
@@ -243,7 +275,9 @@ async def test_inventory_crash_between_commit_and_ack_loses_nothing(tmp_path: Pa
             assert "INVENTORY_CRASH_AFTER_COMMIT" in deployment.logs("inventory")
             # Committed but neither published nor acked: stock taken, order still pending.
             assert await client.stock(product) == 7
-            assert (await client.call("GET", f"/orders/{placed['id']}", user))[1]["status"] == "pending"
+            assert (await client.call("GET", f"/orders/{placed['id']}", user))[1][
+                "status"
+            ] == "pending"
 
             deployment.stop_service("inventory")  # reap the crashed process
             await asyncio.to_thread(deployment.start_service, "inventory")
