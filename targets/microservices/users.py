@@ -22,6 +22,7 @@ from targets.common.config import ServiceConfig
 from targets.common.db import check_pool, ensure_admin, pool_context
 from targets.common.http import (
     ApiError,
+    ValidationError,
     get_str,
     health_handler,
     json_response,
@@ -69,11 +70,14 @@ async def create_user(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     config = request.app[CONFIG]
     body = await read_json_object(request)
-    username = get_str(body, "username", min_length=1, max_length=256)
-    password = get_str(body, "password", min_length=1, max_length=1024)
-    row = await request.app[DB].fetchrow(
-        "SELECT id, password_hash, role FROM users WHERE username = $1", username
-    )
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ValidationError("username and password are required strings")
+    row = None
+    if 3 <= len(username) <= 64 and USERNAME.fullmatch(username):  # else no such user
+        row = await request.app[DB].fetchrow(
+            "SELECT id, password_hash, role FROM users WHERE username = $1", username
+        )
     if not await verify_password(None if row is None else row["password_hash"], password):
         raise ApiError(401, "unauthorized", LOGIN_FAILED)
     assert row is not None
