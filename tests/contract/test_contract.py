@@ -1,0 +1,68 @@
+"""The one contract suite: every check of ``harness.contract`` against every target.
+
+Each target is started once per session with the local backend (real
+PostgreSQL, real NATS JetStream, ``python -m`` services); the checks run
+against its entry URL and each check is one test, e.g.
+``test_contract[monolith-concurrent_orders_no_oversell]``. A target that fails
+to start fails (errors) all of its tests, it is never skipped.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from harness.backends.base import DeploySettings
+from harness.backends.local import LocalBackend
+from harness.contract import CHECK_NAMES, CheckResult, run_contract
+from harness.registry import get_topology
+
+TARGETS = ("monolith", "microservices", "event-driven")
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@dataclass(frozen=True)
+class ContractRun:
+    """The results of one full contract run against one target."""
+
+    target: str
+    results: dict[str, CheckResult]
+    logs: str  # tail of every instance's log, to explain a failure
+
+
+@pytest.fixture(scope="session", params=TARGETS)
+def contract_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ContractRun]:
+    target: str = request.param
+    backend = LocalBackend()
+    available, reason = backend.available()
+    assert available, f"the local backend cannot run here: {reason}"
+    settings = DeploySettings(
+        run_id=f"contract-{target}-{secrets.token_hex(3)}",
+        workdir=tmp_path_factory.mktemp(f"contract-{target}"),
+        workers=2,  # several worker processes: the race-safety of start-up is part of the test
+    )
+    with backend.up(get_topology(target), settings) as deployment:
+        results = run_contract(
+            deployment.url,
+            deployment.admin_username,
+            deployment.admin_password,
+            token_secret=settings.token_secret,
+        )
+        logs = "\n".join(
+            f"--- {instance.name}\n{deployment.logs(instance.name, 15)}"
+            for instance in deployment.instances
+        )
+    yield ContractRun(target, {result.name: result for result in results}, logs)
+
+
+@pytest.mark.parametrize("check", CHECK_NAMES)
+def test_contract(contract_run: ContractRun, check: str) -> None:
+    result = contract_run.results.get(check)
+    assert result is not None, f"{check} did not run against {contract_run.target}"
+    assert result.ok, f"{contract_run.target}: {result.detail}\n{contract_run.logs}"
