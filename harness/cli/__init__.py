@@ -57,3 +57,5 @@ from harness.cli import up as _up  # noqa: E402,F401
 from harness.cli import verify as _verify  # noqa: E402,F401
 from harness.cli import report as _report  # noqa: E402,F401
 from harness.cli import compare as _compare  # noqa: E402,F401
+from harness.cli import down as _down  # noqa: E402,F401
+from harness.cli import doctor as _doctor  # noqa: E402,F401
