@@ -1,0 +1,121 @@
+"""Cost model: hand-computed expectations (prices chosen to make the arithmetic easy)."""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import pytest
+from report_fixture import FIXTURE
+
+from harness.config import Config, CostConfig, PriceConfig
+from harness.cost import cost_for_target, successful_rps
+from harness.results import load_results
+
+PRICES = PriceConfig(source="test prices", date="2026-01", vcpu_hour=0.04, gb_hour=0.004, hours_per_month=730)
+CONFIG = Config(prices=PRICES, cost=CostConfig(target_rps=(100.0, 250.0, 1000.0)))
+
+
+def target(**overrides: Any) -> dict[str, Any]:
+    """A measured target: 10,000 requests in 100 s (100 req/s), app 1 vCPU/512 MiB + db 1 vCPU/1 GiB."""
+    base: dict[str, Any] = {
+        "target": "monolith",
+        "services": [
+            {"name": "app", "role": "service", "cpus": 1.0, "memory_mb": 512, "workers": 1},
+            {"name": "postgres", "role": "infra", "cpus": 1.0, "memory_mb": 1024, "workers": 1},
+        ],
+        "cpu_budget": {"target_cpus": "1", "generator_cpus": "0"},
+        "duration_s": 100.0,
+        "summary": {"requests": 10_000, "failures": 0, "rps": 100.0},
+        "resources": {"csv": "x.csv", "services": [
+            {"name": "app", "cpu_seconds": 50.0, "cpu_mean_pct": 50.0, "cpu_peak_pct": 80.0,
+             "rss_peak_bytes": 512 * 2**20},
+            {"name": "postgres", "cpu_seconds": 30.0, "cpu_mean_pct": 30.0, "cpu_peak_pct": 40.0,
+             "rss_peak_bytes": 512 * 2**20},
+        ]},
+    }
+    base.update(overrides)
+    return base
+
+
+def test_provisioned_cost_counts_every_service_including_infrastructure() -> None:
+    cost = cost_for_target(target(), CONFIG)  # type: ignore[arg-type]
+    # 2 vCPU * 0.04 + 1.5 GB * 0.004 = 0.08 + 0.006
+    assert cost["provisioned"]["vcpus"] == 2.0
+    assert cost["provisioned"]["memory_gb"] == 1.5
+    assert cost["provisioned"]["hourly_usd"] == pytest.approx(0.086)
+    assert cost["provisioned"]["monthly_usd"] == pytest.approx(0.086 * 730)
+    services = {s["name"]: s for s in cost["services"]}
+    assert services["postgres"]["hourly_usd"] == pytest.approx(0.04 + 0.004)
+    assert services["app"]["monthly_usd"] == pytest.approx((0.04 + 0.5 * 0.004) * 730)
+
+
+def test_cost_per_million_successful_requests() -> None:
+    cost = cost_for_target(target(), CONFIG)  # type: ignore[arg-type]
+    # 100 req/s = 360,000 req/h; $0.086 per hour -> 0.086 / 360000 * 1e6
+    assert cost["provisioned"]["per_million_usd"] == pytest.approx(0.086 / 0.36)
+
+
+def test_failed_requests_do_not_count_as_served() -> None:
+    failing = target(summary={"requests": 10_000, "failures": 2_000, "rps": 100.0})
+    assert successful_rps(failing) == pytest.approx(80.0)  # type: ignore[arg-type]
+    cost = cost_for_target(failing, CONFIG)  # type: ignore[arg-type]
+    assert cost["provisioned"]["per_million_usd"] == pytest.approx(0.086 / (80 * 3600) * 1e6)
+
+
+def test_usage_cost_from_measured_cpu_seconds_and_peak_memory() -> None:
+    cost = cost_for_target(target(), CONFIG)  # type: ignore[arg-type]
+    # (50 + 30) CPU s / 100 s = 0.8 vCPU; 2 x 512 MiB = 1 GB
+    assert cost["usage"]["vcpus"] == pytest.approx(0.8)
+    assert cost["usage"]["memory_gb"] == pytest.approx(1.0)
+    assert cost["usage"]["hourly_usd"] == pytest.approx(0.8 * 0.04 + 0.004)
+    assert cost["usage"]["monthly_usd"] == pytest.approx((0.8 * 0.04 + 0.004) * 730)
+
+
+def test_replicas_round_up_and_exact_capacity_needs_one() -> None:
+    scaling = {row["target_rps"]: row for row in cost_for_target(target(), CONFIG)["scaling"]}  # type: ignore[arg-type]
+    assert scaling[100.0]["replicas"] == 1  # exactly the measured capacity
+    assert scaling[250.0]["replicas"] == 3  # 2.5 -> 3
+    assert scaling[1000.0]["replicas"] == 10
+    assert scaling[250.0]["monthly_usd"] == pytest.approx(3 * 0.086 * 730)
+
+
+def test_nothing_measured_gives_no_rates_instead_of_dividing_by_zero() -> None:
+    empty = target(duration_s=0.0, summary={"requests": 0, "failures": 0, "rps": 0.0})
+    cost = cost_for_target(empty, CONFIG)  # type: ignore[arg-type]
+    assert cost["provisioned"]["per_million_usd"] is None
+    assert cost["usage"] is None
+    assert all(row["replicas"] is None and row["monthly_usd"] is None for row in cost["scaling"])
+    assert cost["provisioned"]["monthly_usd"] == pytest.approx(0.086 * 730)  # still provisioned
+
+
+def test_without_resource_readings_usage_is_none() -> None:
+    bare = target()
+    del bare["resources"]
+    assert cost_for_target(bare, CONFIG)["usage"] is None  # type: ignore[arg-type]
+
+
+def test_inputs_are_echoed() -> None:
+    inputs = cost_for_target(target(), CONFIG)["inputs"]  # type: ignore[arg-type]
+    assert inputs["source"] == "test prices" and inputs["date"] == "2026-01"
+    assert (inputs["vcpu_hour_usd"], inputs["gb_hour_usd"], inputs["hours_per_month"]) == (0.04, 0.004, 730)
+    assert inputs["cpu_budget"] == {"target_cpus": "1", "generator_cpus": "0"}
+
+
+def test_default_fargate_prices() -> None:
+    cost = cost_for_target(target(), Config())  # type: ignore[arg-type]
+    assert cost["provisioned"]["hourly_usd"] == pytest.approx(2 * 0.04048 + 1.5 * 0.004445)
+    assert cost["inputs"]["hours_per_month"] == 730
+
+
+def test_fixture_cost_matches_a_recomputation() -> None:
+    from harness.report.model import resolve_config
+
+    results = load_results(FIXTURE)
+    config, note = resolve_config(results)
+    assert note == ""
+    for name, stored in results["targets"].items():
+        fresh = cost_for_target(copy.deepcopy(stored), config)
+        assert fresh["provisioned"] == pytest.approx(stored["cost"]["provisioned"]), name
+        assert not math.isnan(fresh["successful_rps"])
