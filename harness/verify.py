@@ -7,6 +7,7 @@ the checking and returns ``CheckResult(name, ok, detail)`` records.
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -57,6 +58,8 @@ def start_target(
     topology = get_topology(target)
     backend, reason = choose_backend(backend_name, config)
     with tempfile.TemporaryDirectory(prefix="archbench-work-") as workdir:
+        # Traversable (not listable) so an unprivileged PostgreSQL can live below it too.
+        os.chmod(workdir, 0o711)
         settings = deploy_settings(config, target, run_id or new_run_id("up"), Path(workdir))
         with backend.up(topology, settings) as deployment:
             yield deployment, f"{backend.name}: {reason}", settings.token_secret

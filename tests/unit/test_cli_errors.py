@@ -1,0 +1,80 @@
+"""User errors reach the terminal as one message and exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = [sys.executable, "-c", "from harness.cli import main; main()"]
+
+
+def _bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BENCH, *args], capture_output=True, text=True, timeout=30, cwd=cwd,
+                          check=False)
+
+
+def _config(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "bench.toml"
+    path.write_text('[profiles.quick]\n[run]\nprofile = "quick"\n' + text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["up", "serverless"], ["'serverless'", "monolith", "microservices", "event-driven"]),
+        (["verify", "monolith", "mainframe"], ["'mainframe'", "event-driven"]),
+        (["up", "monolith", "--backend", "kubernetes"], ["kubernetes", "auto", "local", "docker"]),
+        (["up", "monolith", "--config", "/nonexistent/bench.toml"], ["/nonexistent/bench.toml"]),
+    ],
+)
+def test_bad_names_exit_2_naming_value_and_choices(args: list[str], needles: list[str]) -> None:
+    result = _bench(*args)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("toml", "needles"),
+    [
+        ("helth_timeout = '5s'\n", ["run.helth_timeout", "health_timeout"]),
+        ("health_timeout = '5 parsecs'\n", ["run.health_timeout", "'5 parsecs'"]),
+        ("targets = ['monolith', 'mainframe']\n", ["'mainframe'", "event-driven"]),
+        ("[cpu]\ntarget_cpus = '1-x'\n", ["'1-x'", "cpu set"]),
+        ("[cpu]\ntarget_cpus = '999'\n", ["'999'", "available"]),
+        ("[targets.monolith.services.billing]\ncpus = 1\n", ["'billing'", "app"]),
+    ],
+)
+def test_bad_config_exits_2_naming_key_value_and_choices(
+    tmp_path: Path, toml: str, needles: list[str]
+) -> None:
+    result = _bench("up", "monolith", "--backend", "local", "--config", _config(tmp_path, toml))
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in result.stderr, (needle, result.stderr)
+
+
+def test_bad_backend_in_config_exits_2(tmp_path: Path) -> None:
+    result = _bench("up", "monolith", "--config", _config(tmp_path, "backend = 'kubernetes'\n"))
+    assert result.returncode == 2, result
+    assert "run.backend" in result.stderr and "'docker'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_url_refuses_non_loopback_without_traffic() -> None:
+    result = _bench("verify", "--url", "http://example.com", "--admin-password", "x")
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert "127.0.0.1" in result.stderr
+
+
+def test_verify_url_needs_the_admin_password() -> None:
+    result = _bench("verify", "--url", "http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert "--admin-password" in result.stderr and "Traceback" not in result.stderr
