@@ -101,6 +101,7 @@ class TimeToFinal(TypedDict):
     p95_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+    resolution_ms: NotRequired[float | None]  # median gap between the last non-final look and the final one
 
 
 class Integrity(TypedDict):

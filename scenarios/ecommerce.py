@@ -43,6 +43,16 @@ def _install_hook(environment: Any, **_: Any) -> None:
         hook.install(environment.events, SETTINGS.samples_dir)
 
 
+@events.test_start.add_listener
+def _mark_start(environment: Any, **_: Any) -> None:
+    """Record when the load shape started (the clock the harness's warm-up counts from)."""
+    from locust.runners import WorkerRunner
+
+    if SETTINGS.samples_dir and not isinstance(environment.runner, WorkerRunner):
+        with open(f"{SETTINGS.samples_dir}/start.txt", "w", encoding="utf-8") as handle:
+            handle.write(f"{time.time():.6f}\n")
+
+
 def _order_announcer() -> tuple[socket.socket, tuple[str, int]] | None:
     if not SETTINGS.order_socket:
         return None

@@ -1,0 +1,234 @@
+"""Drive a target with Locust as a subprocess, pinned to the generator's CPU set.
+
+Locust monkeypatches the interpreter (gevent) on import, so it never runs inside the
+harness: ``python -m locust -f scenarios/ecommerce.py --headless`` with the scenario
+settings in a JSON file named by ``ARCHBENCH_SCENARIO``. The profile's stages drive a
+``LoadTestShape`` that stops the test after the last stage; a hard time limit
+(duration + grace) kills Locust if it does not. While it runs, the terminal shows the
+target, stage, elapsed/total, the last seconds' RPS and p95, and failures, computed from
+the raw sample files the hook is writing.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from harness.config import Profile
+from harness.errors import BenchError
+from harness.samples import SampleTail
+from scenarios.settings import ENV_VAR, ScenarioSettings
+
+LOCUSTFILE = Path(__file__).resolve().parent.parent / "scenarios" / "ecommerce.py"
+GRACE_S = 30.0  # beyond the profile's duration before Locust is killed
+PROGRESS_WINDOW_S = 5  # seconds over which live RPS and p95 are computed
+
+
+def parse_cpuset(cpus: str) -> set[int]:
+    """CPU numbers of a Linux cpuset string ("0", "1-3", "0,2-3"); empty string -> empty set."""
+    result: set[int] = set()
+    for part in filter(None, (p.strip() for p in cpus.split(","))):
+        low, _, high = part.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise BenchError(f"cpu set {cpus!r} is not valid; write e.g. '0', '1-3' or '0,2'") from None
+        if first > last:
+            raise BenchError(f"cpu set {cpus!r}: range {part!r} is backwards")
+        result.update(range(first, last + 1))
+    return result
+
+
+def usable_cpus(cpus: str) -> set[int]:
+    """The cpuset intersected with the CPUs this process may use; BenchError if none remain."""
+    wanted = parse_cpuset(cpus)
+    if not wanted or not hasattr(os, "sched_getaffinity"):
+        return set()
+    available = os.sched_getaffinity(0)
+    usable = wanted & available
+    if not usable:
+        raise BenchError(
+            f"cpu set {cpus!r} names no CPU available here (available: {sorted(available)}); "
+            "fix cpu.generator_cpus / cpu.target_cpus in bench.toml"
+        )
+    return usable
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """One Locust run against one target."""
+
+    target: str
+    url: str
+    profile_name: str
+    profile: Profile
+    settings: ScenarioSettings
+    workdir: Path  # scenario.json, locust.log and the sample files (settings.samples_dir)
+    generator_cpus: str = ""
+    processes: int = 1
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """What happened: when load ran (epoch seconds), how Locust ended, where its log is."""
+
+    start_s: float  # the load shape's start (from the locustfile's start marker)
+    end_s: float  # start + planned duration, or when Locust ended, whichever is earlier
+    exit_code: int | None
+    log: Path
+    timed_out: bool
+
+
+def locust_command(plan: LoadPlan) -> list[str]:
+    """The Locust command line for ``plan``."""
+    command = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        "--host", plan.url, "--loglevel", "WARNING", "--exit-code-on-error", "0",
+        "--stop-timeout", "2",
+    ]
+    if plan.processes > 1:
+        command += ["--processes", str(plan.processes)]
+    return command
+
+
+def stage_label(profile: Profile, elapsed_s: float) -> str:
+    """"stage i/n (U users)" for the moment ``elapsed_s`` seconds into the run."""
+    end = 0.0
+    for index, stage in enumerate(profile.stages):
+        end += stage.duration
+        if elapsed_s < end:
+            return f"{index + 1}/{len(profile.stages)} ({stage.users} users)"
+    return "stopping"
+
+
+class _Progress:
+    """Rolling live figures from the sample files."""
+
+    def __init__(self, directory: Path) -> None:
+        self.tail = SampleTail(directory)
+        self.recent: collections.deque[tuple[np.ndarray, np.ndarray]] = collections.deque()
+        self.requests = 0
+        self.failures = 0
+
+    def update(self, now: float) -> tuple[float, float | None]:
+        start, latency, ok = self.tail.read_new()
+        self.requests += len(start)
+        self.failures += int((~ok).sum())
+        if len(start):
+            self.recent.append((start, latency))
+        while self.recent and self.recent[0][0].max() < now - PROGRESS_WINDOW_S - 2:
+            self.recent.popleft()
+        if not self.recent:
+            return 0.0, None
+        starts = np.concatenate([s for s, _ in self.recent])
+        latencies = np.concatenate([lat for _, lat in self.recent])
+        # samples reach the files up to ~1 s late: measure the window ending 1.5 s ago
+        high = now - 1.5
+        inside = (starts >= high - PROGRESS_WINDOW_S) & (starts < high)
+        if not inside.any():
+            return 0.0, None
+        return inside.sum() / PROGRESS_WINDOW_S, float(np.percentile(latencies[inside], 95))
+
+
+def _table(plan: LoadPlan, elapsed: float, rps: float, p95: float | None, progress: _Progress) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold")
+    for column in ("target", "stage", "elapsed", "RPS", "p95", "requests", "failures"):
+        table.add_column(column, justify="right" if column not in ("target", "stage") else "left")
+    total = plan.profile.duration
+    table.add_row(
+        plan.target, stage_label(plan.profile, elapsed), f"{min(elapsed, total):.0f}/{total:.0f}s",
+        f"{rps:.0f}", "–" if p95 is None else f"{p95:.1f} ms", f"{progress.requests}",
+        f"[red]{progress.failures}[/red]" if progress.failures else "0",
+    )
+    return table
+
+
+def run_load(plan: LoadPlan, console: Console | None = None,
+             on_started: Callable[[int, float], None] | None = None) -> LoadOutcome:
+    """Run Locust for ``plan`` until its shape ends (or the hard limit); return the outcome.
+
+    ``on_started(pid, start_s)`` is called once the load shape has started (for resource
+    sampling). Ctrl-C stops Locust (its whole process group) and re-raises.
+    """
+    console = console or Console(stderr=True)
+    plan.workdir.mkdir(parents=True, exist_ok=True)
+    samples_dir = Path(plan.settings.samples_dir)
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    settings_path = plan.workdir / "scenario.json"
+    settings_path.write_text(plan.settings.to_json(), encoding="utf-8")
+    log_path = plan.workdir / "locust.log"
+    cpus = usable_cpus(plan.generator_cpus)
+    env = {**os.environ, ENV_VAR: str(settings_path), "PYTHONUNBUFFERED": "1"}
+
+    def pin() -> None:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    launched = time.time()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            locust_command(plan), stdout=log, stderr=subprocess.STDOUT, env=env,
+            preexec_fn=pin, start_new_session=True,  # noqa: PLW1509 - affinity must be set pre-exec
+        )
+    limit = launched + plan.profile.duration + GRACE_S
+    marker = samples_dir / "start.txt"
+    start_s: float | None = None
+    progress = _Progress(samples_dir)
+    timed_out = False
+    try:
+        with Live(_table(plan, 0.0, 0.0, None, progress), console=console, refresh_per_second=2,
+                  transient=False) as live:
+            while process.poll() is None:
+                time.sleep(0.5)
+                now = time.time()
+                if start_s is None and marker.exists():
+                    text = marker.read_text(encoding="utf-8").strip()
+                    if text:
+                        start_s = float(text)
+                        if on_started is not None:
+                            on_started(process.pid, start_s)
+                rps, p95 = progress.update(now)
+                live.update(_table(plan, now - (start_s or now), rps, p95, progress))
+                if now > limit:
+                    timed_out = True
+                    _stop(process)
+                    break
+    except BaseException:
+        _stop(process)
+        raise
+    ended = time.time()
+    if start_s is None:
+        tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise BenchError(f"Locust never started the load against {plan.url}; its log ({log_path}):\n{tail}")
+    return LoadOutcome(
+        start_s=start_s, end_s=min(ended, start_s + plan.profile.duration),
+        exit_code=process.returncode, log=log_path, timed_out=timed_out,
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM Locust's process group (it started a session of its own), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
