@@ -1,0 +1,62 @@
+"""``bench gate RUN_DIR``: thresholds and regression checks over a run (thin command over harness.gate)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from harness.cli import cli
+from harness.config import load_config
+from harness.gate import gate_run
+
+
+class ThresholdType(click.ParamType):
+    """A threshold expression; in ``BENCH_THRESHOLDS`` several are separated by ``;``."""
+
+    name = "EXPR"
+    envvar_list_splitter = ";"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [part.strip() for part in (rv or "").split(";") if part.strip()]
+
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="BENCH_CONFIG",
+    help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]",
+)
+RUN_DIR_ARGUMENT = click.argument(
+    "run_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("reports/latest"),
+    envvar="BENCH_RUN_DIR",
+)
+
+
+@cli.command("gate")
+@RUN_DIR_ARGUMENT
+@click.option("--threshold", "thresholds", type=ThresholdType(), multiple=True, envvar="BENCH_THRESHOLDS",
+              help="A threshold like 'p95 < 200ms' or 'monolith: error_rate < 1%' (repeatable; replaces "
+                   "[gate] thresholds).  [env: BENCH_THRESHOLDS, ';'-separated]")
+@click.option("--baseline", type=str, default=None, envvar="BENCH_BASELINE",
+              help="Baseline file, or a name saved with `bench baseline save` (default: gate.baseline; "
+                   "none: no regression check).  [env: BENCH_BASELINE]")
+@click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="BENCH_JUNIT",
+              help="Write JUnit XML (one testcase per check) here.  [env: BENCH_JUNIT]")
+@CONFIG_OPTION
+def gate_command(
+    run_dir: Path, thresholds: tuple[str, ...], baseline: str | None, junit: Path | None,
+    config_path: str | None,
+) -> None:
+    """Check RUN_DIR (default: reports/latest) against thresholds and a baseline.
+
+    Exit 0: every check passed; 1: a threshold or regression failed; 2: a check could not
+    be evaluated. With $GITHUB_STEP_SUMMARY set, a Markdown table is appended to it.
+    """
+    config = load_config(config_path)
+    code = gate_run(
+        run_dir, config, thresholds=thresholds or None,
+        baseline=Path(baseline) if baseline else None, junit=junit,
+    )
+    if junit is not None:
+        click.echo(f"wrote {junit}")
+    sys.exit(code)
