@@ -22,7 +22,6 @@ import contextlib
 import re
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,10 +30,10 @@ from typing import Any
 
 import docker.errors
 import psutil
-import requests
 
 from harness.backends import _local_infra as infra
 from harness.backends._docker_image import ensure_targets_image, image_status
+from harness.backends._docker_stats import ENGINE_ERRORS, StatsSampler
 from harness.backends._process import check_cpuset
 from harness.backends.base import (
     LOOPBACK,
@@ -58,12 +57,6 @@ LABEL_TARGET = "archbench.target"
 LABEL_INSTANCE = "archbench.instance"
 LABEL_ROLE = "archbench.role"
 SETUP_HINT = "bash .ci/docker-setup.sh"  # builds stand-in images where no registry answers
-
-
-# What talking to an absent, dead or hung engine raises.
-ENGINE_ERRORS: tuple[type[Exception], ...] = (
-    docker.errors.DockerException, requests.exceptions.RequestException, OSError,
-)  # fmt: skip
 
 
 def _docker_client(timeout: float = 60.0) -> Any:
@@ -96,6 +89,7 @@ def owner_alive(label: str) -> bool:
 
 def _remove(containers: list[Any]) -> list[str]:
     """Force-remove ``containers`` in parallel; the names removed."""
+
     def remove(container: Any) -> str:
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
@@ -125,64 +119,6 @@ def down_all(client: Any | None = None) -> list[str]:
     return _remove(client.containers.list(all=True, filters={"label": LABEL_RUN}))
 
 
-# -- resource sampling ---------------------------------------------------------------------
-
-
-def reading_from_stats(name: str, stats: dict[str, Any], now: float) -> ResourceReading:
-    """A ResourceReading from one Docker stats document (cgroup v1 or v2).
-
-    CPU: ``cpu_stats.cpu_usage.total_usage`` (ns) -> seconds. Memory: usage minus the
-    inactive page cache, as ``docker stats`` shows it.
-    """
-    cpu_ns = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage") or 0
-    memory = stats.get("memory_stats") or {}
-    detail = memory.get("stats") or {}
-    cache = detail.get("total_inactive_file", detail.get("inactive_file", 0)) or 0
-    usage = max(0, int(memory.get("usage") or 0) - int(cache))
-    return ResourceReading(name=name, time=now, cpu_seconds=cpu_ns / 1e9, rss_bytes=usage)
-
-
-class _StatsSampler:
-    """One thread per container reading its Docker stats stream (one document a second)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._latest: dict[str, ResourceReading] = {}
-        self._threads: dict[str, threading.Thread] = {}
-        self._lock = threading.Lock()
-
-    def watch(self, name: str, container_id: str) -> None:
-        thread = self._threads.get(name)
-        if thread is not None and thread.is_alive():
-            return
-        thread = threading.Thread(target=self._follow, args=(name, container_id),
-                                  name=f"docker-stats-{name}", daemon=True)  # fmt: skip
-        self._threads[name] = thread
-        thread.start()
-
-    def _follow(self, name: str, container_id: str) -> None:
-        try:
-            for stats in self._client.api.stats(container_id, stream=True, decode=True):
-                if not stats.get("read", "").startswith("0001"):  # zero time: container stopped
-                    reading = reading_from_stats(name, stats, time.time())
-                    with self._lock:
-                        self._latest[name] = reading
-        except ENGINE_ERRORS + (ValueError,):  # container gone (teardown), engine hung up
-            return
-
-    def reading(self, name: str, container_id: str) -> ResourceReading:
-        """The latest streamed reading, or a one-shot stats call while none has arrived."""
-        with self._lock:
-            latest = self._latest.get(name)
-        if latest is not None and time.time() - latest.time < 5:
-            return latest
-        try:
-            stats = self._client.api.stats(container_id, stream=False, one_shot=True)
-        except ENGINE_ERRORS:
-            return latest or ResourceReading(name, time.time(), 0.0, 0)
-        return reading_from_stats(name, stats, time.time())
-
-
 # -- the deployment ------------------------------------------------------------------------
 
 
@@ -198,15 +134,19 @@ class DockerDeployment:
     service_urls: dict[str, str]  # every instance -> its URL (no secrets)
     run_id: str
     health_timeout: float  # seconds
-    startup_seconds: dict[str, float] = field(default_factory=dict)  # name -> s from up() to healthy
+    startup_seconds: dict[str, float] = field(
+        default_factory=dict
+    )  # name -> s from up() to healthy
     containers: dict[str, Any] = field(default_factory=dict, repr=False)  # name -> Container
     _checks: dict[str, Callable[[], bool]] = field(default_factory=dict, repr=False)
-    _sampler: _StatsSampler | None = field(default=None, repr=False)
+    _sampler: StatsSampler | None = field(default=None, repr=False)
 
     def read_resources(self) -> list[ResourceReading]:
         """One reading per instance: cumulative CPU seconds and memory in use, from Docker stats."""
         assert self._sampler is not None
-        return [self._sampler.reading(i.name, self.containers[i.name].id) for i in self.instances]
+        return self._sampler.readings(
+            [(i.name, self.containers[i.name].id) for i in self.instances]
+        )
 
     def logs(self, name: str, lines: int = 40) -> str:
         """The last ``lines`` lines of instance ``name``'s output (stdout and stderr)."""
@@ -242,7 +182,9 @@ class DockerDeployment:
             return self.containers[name]
         except KeyError:
             choices = ", ".join(self.containers)
-            raise BenchError(f"{self.target} has no instance {name!r}; instances: {choices}") from None
+            raise BenchError(
+                f"{self.target} has no instance {name!r}; instances: {choices}"
+            ) from None
 
 
 # -- the backend ---------------------------------------------------------------------------
@@ -312,7 +254,9 @@ class DockerBackend:
         client = _docker_client(timeout=max(60.0, self.config.build_timeout))
         reaped = reap_stale(client)
         if reaped:
-            self.progress(f"docker: removed {len(reaped)} container(s) of dead runs: {', '.join(reaped)}")
+            self.progress(
+                f"docker: removed {len(reaped)} container(s) of dead runs: {', '.join(reaped)}"
+            )
         for image in _infra_images(topology, self.config):
             if not _image_present(client, image):
                 raise BenchError(
@@ -330,9 +274,13 @@ class DockerBackend:
             service_urls={},
             run_id=settings.run_id,
             health_timeout=settings.health_timeout,
-            _sampler=_StatsSampler(client),
+            _sampler=StatsSampler(client),
         )
-        labels = {LABEL_RUN: settings.run_id, LABEL_OWNER: owner_label(), LABEL_TARGET: topology.target}
+        labels = {
+            LABEL_RUN: settings.run_id,
+            LABEL_OWNER: owner_label(),
+            LABEL_TARGET: topology.target,
+        }
         try:
             for spec in topology.infra:
                 self._start_infra(client, deployment, spec, wiring, settings, labels)
@@ -448,7 +396,9 @@ class DockerBackend:
                 **extra,
             )
         except docker.errors.DockerException as error:
-            raise BenchError(f"{container_name}: could not start a container from {image}: {error}") from None
+            raise BenchError(
+                f"{container_name}: could not start a container from {image}: {error}"
+            ) from None
         deployment.containers[name] = container
         deployment._checks[name] = check
         _wait_healthy(container, name, check, settings.health_timeout)

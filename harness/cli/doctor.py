@@ -38,9 +38,18 @@ def docker_checks(config: Config) -> list[Check]:
         return [Check("docker engine", "missing", f"no engine answers ({type(error).__name__})",
                       f"install docker.io and start dockerd, or `{SETUP_HINT}`; "
                       "the local backend works without it")]  # fmt: skip
-    checks = [Check("docker engine", "ok", f"{version.get('Version', '?')} (API {version.get('ApiVersion', '?')})")]
+    checks = [
+        Check(
+            "docker engine",
+            "ok",
+            f"{version.get('Version', '?')} (API {version.get('ApiVersion', '?')})",
+        )
+    ]
     docker = config.docker
-    for role, image in (("postgres image", docker.postgres_image), ("nats image", docker.nats_image)):
+    for role, image in (
+        ("postgres image", docker.postgres_image),
+        ("nats image", docker.nats_image),
+    ):
         if _image_present(client, image):
             checks.append(Check(role, "ok", image))
         else:
@@ -67,7 +76,9 @@ def local_checks() -> list[Check]:
     try:
         checks.append(Check("postgresql binaries", "ok", str(infra.find_postgres_bindir())))
     except BenchError as error:
-        checks.append(Check("postgresql binaries", "missing", "initdb/postgres not found", str(error)))
+        checks.append(
+            Check("postgresql binaries", "missing", "initdb/postgres not found", str(error))
+        )
     try:
         checks.append(Check("nats-server binary", "ok", str(infra.find_nats_server())))
     except BenchError as error:
@@ -107,7 +118,9 @@ def cpu_checks(config: Config, usable: frozenset[int] | None = None) -> list[Che
     try:
         locust = importlib.metadata.version("locust")
     except importlib.metadata.PackageNotFoundError:
-        checks.append(Check("load generator", "missing", "locust not installed", "pip install locust"))
+        checks.append(
+            Check("load generator", "missing", "locust not installed", "pip install locust")
+        )
         return checks
     detail = f"locust {locust}, {processes} process(es) on {generator_cores} core(s)"
     if processes > generator_cores:
