@@ -33,6 +33,7 @@ async def insert_pending_order(
     Raises ``UnknownProduct`` (nothing written) when a product id does not exist.
     Stock is not checked here: reserving it is the inventory consumer's decision.
     """
+    items = sorted(items)  # foreign-key checks lock products in id order
     product_ids = [product_id for product_id, _ in items]
     rows = await pool.fetch(
         "SELECT id, price_cents FROM products WHERE id = ANY($1::bigint[])", product_ids
@@ -184,7 +185,10 @@ async def reserve_stock(pool: asyncpg.Pool, event: OrderPlaced) -> Reservation:
         if decided is not None:
             return Reservation(decided, fresh=False)
         rows = await conn.fetch(
-            "SELECT id, stock FROM products WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+            # NO KEY UPDATE, not UPDATE: it must not conflict with the FOR KEY SHARE locks the
+            # api's order_items foreign-key checks take (that conflict deadlocked under load).
+            "SELECT id, stock FROM products WHERE id = ANY($1::bigint[]) "
+            "ORDER BY id FOR NO KEY UPDATE",
             product_ids,
         )
         stock = {row["id"]: row["stock"] for row in rows}

@@ -204,6 +204,27 @@ async def test_concurrent_deliveries_of_one_event_decide_once(client: Client) ->
     assert await client.stock(product) == 3
 
 
+async def test_reservation_does_not_wait_for_order_item_foreign_key_locks(client: Client) -> None:
+    """Regression: inventory locked products FOR UPDATE, which conflicts with the FOR KEY
+    SHARE lock the api's order_items foreign-key check holds; under load the two deadlocked
+    (a 500 on POST /orders and ~1 s stalls). Reserving must proceed while such a lock is held."""
+    admin = await client.admin()
+    product = await client.new_product(admin, stock=5)
+    event = events.OrderPlaced(order_id=uuid.uuid4(), user_id=1, items=((product, 1),))
+    holder = await asyncpg.connect(client.database_url())
+    pool = await asyncpg.create_pool(client.database_url(), min_size=1, max_size=1)
+    try:
+        async with holder.transaction():
+            # What inserting an order_items row referencing the product holds until commit.
+            await holder.execute("SELECT 1 FROM products WHERE id = $1 FOR KEY SHARE", product)
+            reservation = await asyncio.wait_for(store.reserve_stock(pool, event), timeout=5)
+    finally:
+        await pool.close()
+        await holder.close()
+    assert reservation == store.Reservation("confirmed", fresh=True)
+    assert await client.stock(product) == 4
+
+
 async def test_withdrawn_order_is_never_reserved(client: Client) -> None:
     """An order whose publication failed is cancelled first; a late copy of its event changes nothing."""
     admin = await client.admin()
