@@ -34,7 +34,8 @@ def latency_of(target: TargetResult, metric: str) -> float | None:
     """The measured total latency (ms) for ``metric`` ("p50", "p95", "mean", ...)."""
     if metric not in LATENCY_METRICS:
         return None
-    value = target["summary"].get(f"{metric}_ms")  # type: ignore[misc]
+    summary: dict[str, Any] = dict(target["summary"])
+    value = summary.get(f"{metric}_ms")
     return None if value is None else float(value)
 
 

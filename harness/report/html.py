@@ -108,7 +108,7 @@ def figures(data: ReportData) -> dict[str, Any]:
 
 def _time_to_final(data: ReportData) -> list[tuple[str, dict[str, Any]]]:
     return [
-        (name, dict(t["integrity"]["time_to_final"]))
+        (name, dict(t["integrity"]["time_to_final"] or {}))
         for name, t in data.targets.items()
         if (t.get("integrity") or {}).get("time_to_final")
     ]

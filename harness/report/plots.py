@@ -10,9 +10,10 @@ is deterministic.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 import numpy as np
@@ -25,7 +26,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullForma
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
 SERVICE_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 NINES = (0.5, 0.9, 0.99, 0.999)  # percentiles of the distribution plot (fractions)
-_RC = {
+_RC: dict[str, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,
     "font.family": "sans-serif",
@@ -43,6 +44,11 @@ _RC = {
 }
 
 
+def _style(extra: dict[str, Any] | None = None) -> contextlib.AbstractContextManager[None]:
+    """The reports' matplotlib style (plus ``extra`` rcParams) for a ``with`` block."""
+    return matplotlib.rc_context(cast(Any, {**_RC, **(extra or {})}))
+
+
 def _figure(width: float, height: float, rows: int = 1, cols: int = 1,
             sharey: bool = False) -> tuple[Figure, np.ndarray]:
     fig = Figure(figsize=(width, height), layout="constrained")
@@ -53,7 +59,7 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1,
 def _to_svg(fig: Figure, key: str) -> str:
     """Serialise ``fig`` to an inline ``<svg>`` string with ids salted by ``key``."""
     buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"archbench-{key}"}):
+    with _style({"svg.hashsalt": f"archbench-{key}"}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     return text[text.index("<svg"):]
@@ -81,7 +87,7 @@ def _empty(ax: object, message: str) -> None:
 
 def throughput_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[str, float]) -> str:
     """Requests/s (solid) and failures/s (dotted) per 1-second bucket, all targets on one chart."""
-    with matplotlib.rc_context(_RC):
+    with _style():
         fig, axes = _figure(9.0, 3.0)
         ax = axes[0, 0]
         drawn = False
@@ -113,7 +119,7 @@ def _mark_warmup(ax: object, warmup_s: Mapping[str, float]) -> None:
 def latency_over_time_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[str, float]) -> str:
     """p50 / p95 / p99 per 1-second bucket, one panel per target, shared log y axis (ms)."""
     names = list(series) or ["(none)"]
-    with matplotlib.rc_context(_RC):
+    with _style():
         fig, axes = _figure(9.0, 2.8, 1, len(names), sharey=True)
         handles: list[object] = []
         for index, name in enumerate(names):
@@ -130,7 +136,7 @@ def latency_over_time_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[
             ax.set_xlabel("seconds since load start")
             if index == 0:
                 ax.set_ylabel("latency (ms, log)")
-                handles = [Line2D([], [], color="#444444", linestyle=style, label=label)
+                handles = [Line2D([], [], color="#444444", linestyle=cast(Any, style), label=label)
                            for style, label in (("-", "p50"), ("--", "p95"), (":", "p99"))]
         if handles:
             fig.legend(handles=handles, loc="outside lower center", ncols=3)
@@ -147,7 +153,7 @@ def distribution_svg(latencies: Mapping[str, np.ndarray]) -> str:
     """Latency (ms, log) against percentile on a log "nines" axis (50% .. 99.9%), all targets."""
     quantiles = nines_quantiles()
     x = -np.log10(1.0 - quantiles)
-    with matplotlib.rc_context(_RC):
+    with _style():
         fig, axes = _figure(9.0, 3.4)
         ax = axes[0, 0]
         drawn = False
@@ -174,7 +180,7 @@ def distribution_svg(latencies: Mapping[str, np.ndarray]) -> str:
 
 def resources_svg(key: str, frame: pd.DataFrame, duration_hint: float | None = None) -> str:
     """CPU % (100 = one core) and RSS (MiB) per service over time, two panels."""
-    with matplotlib.rc_context(_RC):
+    with _style():
         fig, axes = _figure(9.0, 2.6, 1, 2)
         cpu, rss = axes[0, 0], axes[0, 1]
         if frame.empty:
@@ -198,7 +204,7 @@ def resources_svg(key: str, frame: pd.DataFrame, duration_hint: float | None = N
 def time_to_final_svg(rows: Sequence[tuple[str, Mapping[str, float | None]]]) -> str:
     """Horizontal bars of time-to-final quantiles (p50, p95, p99, max; ms) per target."""
     labels = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
-    with matplotlib.rc_context(_RC):
+    with _style():
         fig, axes = _figure(9.0, 0.6 + 0.9 * max(1, len(rows)))
         ax = axes[0, 0]
         if not rows:
