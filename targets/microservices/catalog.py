@@ -12,7 +12,12 @@ Internal endpoints (header ``X-Internal-Secret`` required: 401 absent, 403 wrong
   ``not_found``, 409 ``insufficient_stock``, 409 ``conflict`` (order id released
   or reused with other items).
 - ``DELETE /internal/reservations/{order_id}`` -> 200 ``{order_id, released}``
-  (``released`` false when there was nothing to give back); idempotent.
+  (``released`` false when there was nothing to give back); idempotent; 409
+  ``conflict`` if the reservation is confirmed.
+- ``POST /internal/reservations/confirm {order_ids:[uuid...]}`` (at most 1000)
+  -> 200 ``{"confirmed": n}``: the orders of these reservations are stored.
+- ``GET /internal/reservations/stale?older_than_s=S&limit=N`` -> 200
+  ``{"order_ids": [...]}``: reserved more than S seconds ago, still open.
 - ``GET /internal/stats`` -> ``{"products": n, "stock_total": n}``.
 """
 
@@ -30,6 +35,7 @@ from targets.common.http import (
     ApiError,
     ValidationError,
     get_int,
+    get_list,
     get_str,
     health_handler,
     json_response,
@@ -47,6 +53,7 @@ CONFIG = web.AppKey("config", ServiceConfig)
 DB = web.AppKey("db", asyncpg.Pool)
 
 MAX_AMOUNT = 1_000_000_000  # largest price_cents and stock accepted
+MAX_CONFIRM_BATCH = 1000  # order ids per confirm call / stale listing
 
 
 async def list_products(request: web.Request) -> web.Response:
@@ -106,8 +113,27 @@ async def release(request: web.Request) -> web.Response:
         order_id = uuid.UUID(request.match_info["order_id"])
     except ValueError:
         raise ValidationError("order_id must be a UUID") from None
-    released = await store.release(request.app[DB], order_id)
+    try:
+        released = await store.release(request.app[DB], order_id)
+    except store.ReservationConflict as exc:
+        raise ApiError(409, "conflict", str(exc)) from None
     return json_response({"order_id": str(order_id), "released": released})
+
+
+async def confirm(request: web.Request) -> web.Response:
+    require_internal(request, request.app[CONFIG].internal_secret)
+    body = await read_json_object(request)
+    raw_ids = get_list(body, "order_ids", min_items=1, max_items=MAX_CONFIRM_BATCH)
+    order_ids = [_order_id(raw) for raw in raw_ids]
+    return json_response({"confirmed": await store.confirm(request.app[DB], order_ids)})
+
+
+async def stale(request: web.Request) -> web.Response:
+    require_internal(request, request.app[CONFIG].internal_secret)
+    older_than_s = query_int(request.query, "older_than_s", default=60, minimum=0, maximum=86_400)
+    limit = query_int(request.query, "limit", default=200, minimum=1, maximum=MAX_CONFIRM_BATCH)
+    order_ids = await store.stale(request.app[DB], older_than_s, limit)
+    return json_response({"order_ids": [str(order_id) for order_id in order_ids]})
 
 
 async def internal_stats(request: web.Request) -> web.Response:
@@ -134,6 +160,8 @@ def create_app(config: ServiceConfig) -> web.Application:
             web.post("/products", create_product),
             web.post("/internal/reservations", reserve),
             web.delete("/internal/reservations/{order_id}", release),
+            web.post("/internal/reservations/confirm", confirm),
+            web.get("/internal/reservations/stale", stale),
             web.get("/internal/stats", internal_stats),
         ]
     )

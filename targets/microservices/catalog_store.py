@@ -6,7 +6,13 @@ service. ``reserve`` takes stock for every item of an order in one transaction
 same id returns the first result instead of reserving twice. ``release`` gives
 the stock back (compensation) and leaves a ``released`` record behind, so a
 reservation request that arrives late (after the caller gave up and released)
-cannot take stock that nobody will ever pay for.
+cannot take stock that nobody will ever pay for. ``confirm`` marks reservations
+whose order was stored (``orders`` sends them in batches, off the request
+path); ``stale`` lists reservations neither confirmed nor released after a
+while, which ``orders`` reconciles (an orders process that died between
+reserving and storing leaves exactly those).
+
+States: ``reserved`` -> ``confirmed`` | ``released`` (both final).
 
 All SQL is parameterised. Functions take an asyncpg connection or pool and
 raise the exceptions below; HTTP mapping lives in ``catalog``.
@@ -29,9 +35,11 @@ CREATE TABLE IF NOT EXISTS products (
 );
 CREATE TABLE IF NOT EXISTS reservations (
     order_id   UUID        PRIMARY KEY,
-    status     TEXT        NOT NULL CHECK (status IN ('reserved', 'released')),
+    status     TEXT        NOT NULL CHECK (status IN ('reserved', 'confirmed', 'released')),
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+CREATE INDEX IF NOT EXISTS reservations_open ON reservations (created_at)
+    WHERE status = 'reserved';
 CREATE TABLE IF NOT EXISTS reservation_items (
     order_id    UUID   NOT NULL REFERENCES reservations (order_id),
     product_id  BIGINT NOT NULL,
@@ -74,7 +82,7 @@ class ReservedItem:
 @dataclass(frozen=True)
 class Reservation:
     order_id: uuid.UUID
-    status: str  # "reserved" | "released"
+    status: str  # "reserved" | "confirmed" | "released"
     items: tuple[ReservedItem, ...]  # ordered by product_id
 
     @property
@@ -171,7 +179,7 @@ async def reserve(
                 "SELECT status FROM reservations WHERE order_id = $1", order_id
             )
             existing = await _load(conn, order_id, status)
-            if status != "reserved":
+            if status == "released":
                 raise ReservationConflict(f"order {order_id} was released; use a new order id")
             if [(i.product_id, i.quantity) for i in existing.items] != wanted:
                 raise ReservationConflict(f"order {order_id} is already reserved with other items")
@@ -202,6 +210,7 @@ async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
     Returns True when stock was returned by this call, False when there was
     nothing to return (already released, or never reserved: a ``released``
     tombstone is then recorded so a late reservation for this id is refused).
+    Raises ``ReservationConflict`` for a confirmed reservation (its order exists).
     """
     async with pool.acquire() as conn, conn.transaction():
         status = await conn.fetchval(
@@ -219,6 +228,10 @@ async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
             status = await conn.fetchval(
                 "SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE", order_id
             )
+        if status == "confirmed":
+            raise ReservationConflict(
+                f"order {order_id} is confirmed; its stock cannot be released"
+            )
         if status != "reserved":
             return False
         reservation = await _load(conn, order_id, status)
@@ -232,3 +245,24 @@ async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
             "UPDATE reservations SET status = 'released' WHERE order_id = $1", order_id
         )
         return True
+
+
+async def confirm(pool: asyncpg.Pool, order_ids: list[uuid.UUID]) -> int:
+    """Mark the open reservations of ``order_ids`` confirmed; returns how many changed."""
+    result = await pool.execute(
+        "UPDATE reservations SET status = 'confirmed'"
+        " WHERE order_id = ANY($1::uuid[]) AND status = 'reserved'",
+        order_ids,
+    )
+    return int(result.rsplit(" ", 1)[1])
+
+
+async def stale(pool: asyncpg.Pool, older_than_s: float, limit: int) -> list[uuid.UUID]:
+    """Order ids reserved more than ``older_than_s`` seconds ago and neither confirmed nor released."""
+    rows = await pool.fetch(
+        "SELECT order_id FROM reservations WHERE status = 'reserved'"
+        " AND created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2",
+        older_than_s,
+        limit,
+    )
+    return [row["order_id"] for row in rows]

@@ -278,3 +278,86 @@ async def test_gateway_answers_unavailable_while_a_service_is_down(
     )  # fmt: skip
     assert status == 201, body
     assert await stock_of(http, ms, product) == 0
+
+
+async def reservation_status(ms: Microservices, order_id: str) -> str | None:
+    catalog_db = await asyncpg.connect(ms.database_url("catalog"))
+    try:
+        status = await catalog_db.fetchval(
+            "SELECT status FROM reservations WHERE order_id = $1", uuid.UUID(order_id)
+        )
+    finally:
+        await catalog_db.close()
+    return None if status is None else str(status)
+
+
+async def eventually(probe: Any, expected: Any, timeout_s: float = 15.0) -> Any:
+    """Poll ``await probe()`` until it equals ``expected`` or ``timeout_s`` seconds pass."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        value = await probe()
+        if value == expected or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.2)
+
+
+async def test_stored_orders_get_their_reservation_confirmed(
+    ms: Microservices, http: aiohttp.ClientSession
+) -> None:
+    product = await new_product(http, ms, stock=5)
+    user = await token(http, ms)
+    status, body = await call(
+        http, "POST", f"{ms.gateway}/orders", {"items": [{"product_id": product, "quantity": 2}]},
+        Authorization=f"Bearer {user}",
+    )  # fmt: skip
+    assert status == 201, body
+    assert await eventually(lambda: reservation_status(ms, body["id"]), "confirmed") == "confirmed"
+    # A confirmed reservation belongs to a stored order: it can no longer be released.
+    url = f"{ms.catalog}/internal/reservations/{body['id']}"
+    status, answer = await call(http, "DELETE", url, **ms.internal)
+    assert (status, answer["error"]) == (409, "conflict")
+    assert await stock_of(http, ms, product) == 3
+
+
+async def test_restarted_orders_reconciles_reservations_left_open(
+    ms: Microservices, http: aiohttp.ClientSession
+) -> None:
+    """An orders process that died between reserving and storing leaves stock reserved.
+
+    Both leftovers are made real: a reservation taken for an order that was never
+    stored (what a crash right after the catalog call leaves), and a stored order
+    whose confirmation never reached catalog. The restarted service's sweep must
+    release the first and confirm the second.
+    """
+    product = await new_product(http, ms, stock=10)
+    user = await token(http, ms)
+    orphan = str(uuid.uuid4())
+    assert (await reserve(http, ms, orphan, [(product, 4)]))[0] == 200
+    status, body = await call(
+        http, "POST", f"{ms.gateway}/orders", {"items": [{"product_id": product, "quantity": 1}]},
+        Authorization=f"Bearer {user}",
+    )  # fmt: skip
+    assert status == 201, body
+    stored = body["id"]
+    assert await eventually(lambda: reservation_status(ms, stored), "confirmed") == "confirmed"
+    ms.deployment.kill_service("orders")
+    catalog_db = await asyncpg.connect(ms.database_url("catalog"))
+    try:
+        await catalog_db.execute(
+            "UPDATE reservations SET status = 'reserved', created_at = now() - interval '10 min'"
+            " WHERE order_id = ANY($1::uuid[])",
+            [uuid.UUID(orphan), uuid.UUID(stored)],
+        )
+    finally:
+        await catalog_db.close()
+    assert await stock_of(http, ms, product) == 5
+    ms.deployment.start_service("orders")
+    assert await eventually(lambda: reservation_status(ms, orphan), "released") == "released"
+    assert await eventually(lambda: reservation_status(ms, stored), "confirmed") == "confirmed"
+    assert (
+        await stock_of(http, ms, product) == 9
+    )  # the orphan's 4 units are back, the order's 1 is not
+    status, body = await call(
+        http, "GET", f"{ms.gateway}/orders/{stored}", Authorization=f"Bearer {user}"
+    )
+    assert (status, body["status"]) == (200, "confirmed")
