@@ -1,0 +1,102 @@
+"""`bench up` leaves nothing behind: not on Ctrl-C, not on SIGTERM, not even when SIGKILLed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A TMPDIR for one bench process (world-traversable: PostgreSQL runs as nobody under root)."""
+    path = Path(tempfile.mkdtemp(prefix="archbench-e2e-", dir="/tmp"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _start_bench_up(tmpdir: Path) -> tuple[subprocess.Popen[str], str, list[psutil.Process]]:
+    """Start `bench up monolith`; return it, its URL and its descendants once it is up."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from harness.cli import main; main()", "up", "monolith",
+         "--backend", "local"],
+        cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(tmpdir)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    url = ""
+    output = []
+    for line in proc.stdout:
+        output.append(line)
+        if line.strip().startswith("url:"):
+            url = line.split()[-1]
+        if line.startswith("Press Ctrl-C"):
+            break
+    else:
+        proc.kill()
+        pytest.fail(f"bench up ended before it was up: {''.join(output)} {proc.stderr.read()}")  # type: ignore[union-attr]
+    descendants = psutil.Process(proc.pid).children(recursive=True)
+    return proc, url, descendants
+
+
+def _health(url: str) -> int:
+    with _NO_PROXY.open(url + "/health", timeout=5) as response:
+        return int(response.status)
+
+
+def _still_running(processes: list[psutil.Process]) -> list[str]:
+    alive = []
+    for process in processes:
+        try:
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(f"{process.pid} {' '.join(process.cmdline())}")
+        except psutil.NoSuchProcess:
+            continue
+    return alive
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_tears_everything_down(private_tmp: Path, signum: int) -> None:
+    proc, url, descendants = _start_bench_up(private_tmp)
+    try:
+        assert url.startswith("http://127.0.0.1:")
+        assert _health(url) == 200
+        commands = [" ".join(p.cmdline()) for p in descendants]
+        assert any("postgres" in c for c in commands), commands
+        assert any("targets.monolith" in c for c in commands), commands
+        assert list(private_tmp.iterdir()), "the deployment should live below TMPDIR"
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert _still_running(descendants) == []
+    assert list(private_tmp.iterdir()) == []
+
+
+@pytest.mark.timeout(180)
+def test_children_die_with_a_sigkilled_harness(private_tmp: Path) -> None:
+    proc, url, descendants = _start_bench_up(private_tmp)
+    assert _health(url) == 200
+    proc.kill()  # no teardown can run: PR_SET_PDEATHSIG must take the children down
+    proc.communicate(timeout=30)
+    _, alive = psutil.wait_procs(descendants, timeout=30)
+    assert _still_running(alive) == []
