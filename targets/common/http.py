@@ -7,8 +7,11 @@ Public API (stable):
 - ``ApiError(status, code, message)``: raise from a handler to answer with that error.
 - ``ValidationError(message)``: an ``ApiError`` with 400 ``invalid``.
 - ``error_middleware``: turns ``ApiError``, every ``web.HTTPException`` (404 unknown
-  route, 405, 413 body too large, ...) into the JSON error shape, and unexpected
-  exceptions into a logged 500 ``internal``.
+  route, 405, 413 body too large, ...) into the JSON error shape, a lost
+  dependency (``UNAVAILABLE_ERRORS``: refused/reset connections, timeouts,
+  PostgreSQL connection errors) into 503 ``unavailable``, and any other
+  exception into a logged 500 ``internal``.
+- ``UNAVAILABLE_ERRORS``: the exception types answered with 503.
 - ``new_application(max_body_bytes, *, middlewares=()) -> web.Application``: an app
   with ``client_max_size`` set and ``error_middleware`` first.
 - ``read_json_object(request) -> dict``: body as a JSON object, else 400 (413 if too big).
@@ -29,6 +32,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import asyncpg
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -50,6 +54,19 @@ STATUS_CODES: dict[int, str] = {
     500: "internal",
     503: "unavailable",
 }
+
+
+# A dependency (database, broker, another service) did not answer: the client may retry,
+# so these are 503 ``unavailable`` rather than 500. aiohttp's ClientConnectionError
+# subclasses OSError only in part, so callers of other services map it themselves.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # ConnectionRefusedError, ConnectionResetError, ...
+    TimeoutError,  # also asyncio.TimeoutError: pool acquire, command timeouts
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08, connection lost mid-query
+    asyncpg.CannotConnectNowError,  # server starting up or shutting down
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -94,6 +111,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
+    except UNAVAILABLE_ERRORS as exc:
+        log.warning(
+            "dependency unavailable on %s %s: %s: %s",
+            request.method,
+            request.path,
+            exc.__class__.__name__,
+            exc,
+        )
+        return error_response(503, "unavailable", "a dependency is unavailable; try again")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal", "internal server error")

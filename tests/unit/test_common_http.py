@@ -152,6 +152,9 @@ def _app() -> web.Application:
     async def boom(request: web.Request) -> web.Response:
         raise RuntimeError("secret detail that must not leak")
 
+    async def lost(request: web.Request) -> web.Response:
+        raise ConnectionRefusedError("database down")
+
     async def failing(app: web.Application) -> None:
         raise ConnectionRefusedError("db down")
 
@@ -162,6 +165,7 @@ def _app() -> web.Application:
         [
             web.post("/echo", echo),
             web.get("/boom", boom),
+            web.get("/lost", lost),
             web.get("/health", health_handler(passing)),
             web.get("/health-down", health_handler(passing, failing)),
         ]
@@ -212,6 +216,10 @@ async def test_unexpected_exception_is_500_internal_without_details(client: Test
     response = await client.get("/boom")
     assert await _error(response) == (500, "internal")
     assert "secret detail" not in await response.text()
+
+
+async def test_lost_dependency_is_503_unavailable(client: TestClient) -> None:
+    assert await _error(await client.get("/lost")) == (503, "unavailable")
 
 
 async def test_health_is_ok_or_503_naming_the_failing_check(client: TestClient) -> None:
