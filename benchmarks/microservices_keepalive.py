@@ -10,7 +10,7 @@ requests/s and latency percentiles (ms) per endpoint. Afterwards it checks
 integrity: every 201 order is readable and ``stock_total + units_sold`` is
 unchanged.
 
-Usage: ``.venv/bin/python benchmarks/microservices_keepalive.py [--seconds 10] [--clients 16]``
+Usage: ``.venv/bin/python benchmarks/microservices_keepalive.py [--seconds 10] [--clients 16] [--rounds 1]``
 All traffic goes to 127.0.0.1; the run stops by itself.
 """
 
@@ -143,9 +143,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="load duration per variant")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="alternate the variants this many times (noise)"
+    )
     args = parser.parse_args()
-    run_variant("pooled", {"HTTP_KEEPALIVE_S": "30"}, args.seconds, args.clients)
-    run_variant("no-pool", {"HTTP_KEEPALIVE_S": "0"}, args.seconds, args.clients)
+    for _ in range(args.rounds):
+        run_variant("pooled", {"HTTP_KEEPALIVE_S": "30"}, args.seconds, args.clients)
+        run_variant("no-pool", {"HTTP_KEEPALIVE_S": "0"}, args.seconds, args.clients)
 
 
 if __name__ == "__main__":
