@@ -18,8 +18,8 @@ Method
    the block bootstrap; wrap-around at the end) and pools their histograms. The
    percentile of the pooled histogram (log-linear interpolation inside the bin) is
    the resampled statistic. Blocks keep the short-range correlation between
-   neighbouring seconds. It is vectorised: window weights ``(B, n)`` times the
-   histogram matrix ``(n, bins)``.
+   neighbouring seconds. It is vectorised: block histograms are precomputed from
+   cumulative sums, and a resample is a gather-and-sum of ``ceil(n / b)`` of them.
 3. **Ratio interval.** Baseline and current run are resampled independently
    (``B`` = ``gate.regression.resamples`` each, seeded), giving the bootstrap
    variance of each run's log-percentile. Under "no change" both runs come from
@@ -180,34 +180,39 @@ def pooled_quantiles(pooled: npt.ArrayLike, first_bin: int, quantiles: tuple[flo
     return out
 
 
-def block_weights(
-    rng: np.random.Generator, windows: int, resamples: int, block: int | None = None
-) -> npt.NDArray[np.float32]:
-    """Circular block bootstrap: how often each window is drawn, shape ``(resamples, windows)``.
+def block_sums(counts: npt.ArrayLike, length: int) -> IntArray:
+    """Histogram sums of ``length`` consecutive windows starting at each window (circular).
 
-    Each resample draws ``ceil(n / block)`` random block starts; block ``j`` covers
-    windows ``start .. start + block - 1`` (mod n); the last block is cut so that
-    exactly ``n`` windows are drawn.
+    Row ``s`` of the result is ``counts[s] + ... + counts[s + length - 1]`` (indices mod n).
     """
+    matrix = np.asarray(counts, dtype=np.int64)
+    n = matrix.shape[0]
+    extended = np.concatenate([matrix, matrix[: length - 1]], axis=0)
+    running = np.concatenate([np.zeros((1, matrix.shape[1]), np.int64), np.cumsum(extended, axis=0)])
+    return running[length : length + n] - running[:n]
+
+
+def resample_pooled(
+    counts: npt.ArrayLike, rng: np.random.Generator, resamples: int, block: int | None = None
+) -> IntArray:
+    """Circular block bootstrap of pooled histograms, shape ``(resamples, bins)``.
+
+    Each resample draws ``ceil(n / block)`` random block starts; a block covers windows
+    ``start .. start + block - 1`` (mod n) and the last block is cut so that exactly
+    ``n`` windows are pooled. Integer sums of precomputed block histograms: no BLAS,
+    no per-resample Python loop.
+    """
+    matrix = np.asarray(counts, dtype=np.int64)
+    windows = matrix.shape[0]
     length = block if block is not None else default_block_length(windows)
     length = max(1, min(length, windows))
     blocks = math.ceil(windows / length)
     last = windows - (blocks - 1) * length  # windows taken from the last (cut) block
     starts = rng.integers(0, windows, size=(resamples, blocks))
-    rows = (np.arange(resamples) * windows)[:, None]
-
-    def start_counts(columns: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        flat = np.bincount((columns + rows).ravel(), minlength=resamples * windows)
-        return flat.reshape(resamples, windows).astype(np.float32)
-
-    full = start_counts(starts[:, :-1]) if blocks > 1 else np.zeros((resamples, windows), np.float32)
-    cut = start_counts(starts[:, -1:])
-    weights = np.zeros((resamples, windows), dtype=np.float32)
-    for offset in range(length):  # a block starting at s covers s + offset
-        weights += np.roll(full, offset, axis=1)
-        if offset < last:
-            weights += np.roll(cut, offset, axis=1)
-    return weights
+    pooled = block_sums(matrix, last)[starts[:, -1]]
+    if blocks > 1:
+        pooled = pooled + block_sums(matrix, length)[starts[:, :-1]].sum(axis=1)
+    return pooled
 
 
 def default_block_length(windows: int) -> int:
@@ -222,8 +227,7 @@ def bootstrap_quantiles(
     resamples: int,
 ) -> FloatArray:
     """Resampled percentiles (ms), shape ``(len(quantiles), resamples)``."""
-    weights = block_weights(rng, histograms.windows, resamples)
-    pooled = weights @ histograms.counts.astype(np.float32)
+    pooled = resample_pooled(histograms.counts, rng, resamples)
     return pooled_quantiles(pooled, histograms.first_bin, quantiles)
 
 

@@ -8,11 +8,12 @@ import pytest
 from harness.noise import (
     MIN_WINDOWS,
     WindowHistograms,
-    block_weights,
+    block_sums,
     compare_quantiles,
     histograms_from_dict,
     histograms_to_dict,
     pooled_quantiles,
+    resample_pooled,
     student_t_quantile,
     window_histograms,
 )
@@ -131,12 +132,18 @@ def test_pooled_quantile_of_an_empty_histogram_is_nan() -> None:
 
 
 @pytest.mark.parametrize(("windows", "block"), [(17, 3), (60, 4), (8, 2), (5, 1), (9, 9)])
-def test_block_weights_draw_exactly_n_windows_in_runs_of_the_block(windows: int, block: int) -> None:
-    weights = block_weights(np.random.default_rng(0), windows=windows, resamples=300, block=block)
-    assert weights.shape == (300, windows)
-    assert (weights.sum(axis=1) == windows).all()
+def test_block_bootstrap_pools_exactly_n_windows(windows: int, block: int) -> None:
+    # window w holds one request in bin w, so a pooled row counts how often each window was drawn
+    pooled = resample_pooled(np.eye(windows, dtype=np.int64), np.random.default_rng(0), 400, block=block)
+    assert pooled.shape == (400, windows)
+    assert (pooled.sum(axis=1) == windows).all()
     # every window is drawn about equally often over many resamples (circular: no edge effect)
-    assert weights.mean(axis=0) == pytest.approx(np.ones(windows), abs=0.25)
+    assert pooled.mean(axis=0) == pytest.approx(np.ones(windows), abs=0.3)
+
+
+def test_block_sums_wrap_around() -> None:
+    counts = np.arange(4)[:, None] * np.ones((1, 2), dtype=np.int64)  # window w holds w, w
+    assert block_sums(counts, 3)[:, 0].tolist() == [0 + 1 + 2, 1 + 2 + 3, 2 + 3 + 0, 3 + 0 + 1]
 
 
 def test_comparison_is_reproducible_with_the_same_seed() -> None:

@@ -1,0 +1,178 @@
+"""Baselines (save/load) and the whole gate over a run directory, including the CLI."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from report_fixture import FIXTURE, copy_fixture, edit_results
+
+from harness.baseline import BASELINE_SCHEMA, load_baseline, resolve_baseline, save_baseline
+from harness.cli import main
+from harness.config import RegressionConfig, load_config
+from harness.errors import BenchError
+from harness.gate import evaluate_run, gate_run
+
+CONFIG = load_config()
+
+
+def slow_down(run_dir: Path, target: str, factor: float) -> None:
+    """Multiply every latency of ``target`` by ``factor`` (samples and summary)."""
+    path = run_dir / target / "samples.parquet"
+    frame = pq.read_table(path).to_pandas()
+    frame["latency_ms"] *= factor
+    frame.to_parquet(path, compression="zstd", index=False)
+
+    def edit(results: dict) -> None:
+        summary = results["targets"][target]["summary"]
+        for key in ("mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p99_9_ms", "max_ms"):
+            summary[key] *= factor
+
+    edit_results(run_dir, edit)
+
+
+def test_save_writes_a_small_baseline_without_raw_samples(tmp_path: Path) -> None:
+    path = save_baseline(FIXTURE, tmp_path)
+    assert path == tmp_path / "fixture.json"  # default name: the run's profile
+    assert path.stat().st_size < 64 * 1024
+    data = json.loads(path.read_text())
+    assert data["schema"] == BASELINE_SCHEMA
+    monolith = data["targets"]["monolith"]
+    assert set(monolith) == {"profile", "backend", "duration_s", "summary", "endpoints", "integrity", "noise"}
+    assert monolith["summary"]["p95_ms"] == json.loads((FIXTURE / "results.json").read_text())[
+        "targets"]["monolith"]["summary"]["p95_ms"]
+    # the histograms hold exactly the measured window's requests
+    assert sum(map(sum, monolith["noise"]["counts"])) == monolith["summary"]["requests"]
+    baseline = load_baseline(path)
+    assert baseline.name == "fixture" and set(baseline.targets) == {"monolith", "microservices", "event-driven"}
+    assert baseline.targets["monolith"].histograms is not None
+
+
+def test_bad_names_and_files_are_refused_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="baseline name '../x' is not valid"):
+        save_baseline(FIXTURE, tmp_path, name="../x")
+    (tmp_path / "old.json").write_text(json.dumps({"schema": "archbench/baseline@0"}))
+    with pytest.raises(BenchError, match="schema 'archbench/baseline@0' is not supported.*bench baseline save"):
+        load_baseline(tmp_path / "old.json")
+    (tmp_path / "cut.json").write_text('{"schema": "archbench/baseline@1", "targets": {')
+    with pytest.raises(BenchError, match="not valid JSON"):
+        load_baseline(tmp_path / "cut.json")
+    (tmp_path / "odd.json").write_text(json.dumps({"schema": BASELINE_SCHEMA, "targets": {"m": {}}}))
+    with pytest.raises(BenchError, match="damaged"):
+        load_baseline(tmp_path / "odd.json")
+
+
+def test_baselines_resolve_by_path_or_name(tmp_path: Path) -> None:
+    path = save_baseline(FIXTURE, tmp_path, name="main")
+    assert resolve_baseline("main", tmp_path) == path
+    assert resolve_baseline(path, tmp_path / "elsewhere") == path
+    with pytest.raises(BenchError, match="baseline 'nope' not found; saved baselines in .*: main"):
+        resolve_baseline("nope", tmp_path)
+
+
+def test_same_run_against_its_own_baseline_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "step-summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    baseline = save_baseline(FIXTURE, tmp_path)
+    junit = tmp_path / "out" / "junit.xml"
+    assert gate_run(FIXTURE, CONFIG, baseline=baseline, junit=junit) == 0
+    cases = ET.parse(junit).getroot().findall("./testsuite/testcase")
+    assert len(cases) == 9 + 6  # 3 thresholds x 3 targets + 2 regression metrics x 3 targets
+    assert all(case.find("failure") is None and case.find("error") is None for case in cases)
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### archbench gate: PASS")  # appended, not replaced
+
+
+def test_a_50_percent_slower_target_fails_the_regression_gate(tmp_path: Path) -> None:
+    baseline = save_baseline(FIXTURE, tmp_path)
+    run_dir = copy_fixture(tmp_path)
+    slow_down(run_dir, "monolith", 1.5)
+    checks = evaluate_run(run_dir, CONFIG, thresholds=(), baseline=baseline)
+    verdicts = {(c.scope, c.name): c.verdict for c in checks}
+    assert verdicts[("monolith", "p95 regression")] == "fail"
+    assert verdicts[("microservices", "p95 regression")] == "pass"
+    failing = next(c for c in checks if c.verdict == "fail")
+    assert float(failing.value.rstrip("%")) == pytest.approx(50.0, abs=1.0)  # binned: within 5 % bins
+    assert failing.limit == "+15%"
+    assert "significant and over the limit" in failing.detail
+    assert gate_run(run_dir, CONFIG, thresholds=(), baseline=baseline) == 1
+
+
+def test_regression_on_another_profile_or_missing_target_could_not_be_evaluated(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+
+    def edit(results: dict) -> None:
+        results["targets"]["monolith"]["profile"]["name"] = "quick"
+        del results["targets"]["event-driven"]
+
+    baseline_dir = tmp_path / "baselines"
+    edit_results(run_dir, edit)
+    baseline = save_baseline(FIXTURE, baseline_dir)
+    other = copy_fixture(tmp_path / "b")
+    edit_results(other, lambda r: r["targets"].pop("microservices"))
+    partial = save_baseline(other, baseline_dir, name="partial")
+    checks = evaluate_run(run_dir, CONFIG, thresholds=(), baseline=baseline)
+    monolith = [c for c in checks if c.scope == "monolith"]
+    assert monolith and all(c.verdict == "error" and "profile 'fixture', this run with 'quick'" in c.detail
+                            for c in monolith)
+    checks = evaluate_run(run_dir, CONFIG, thresholds=(), baseline=partial)
+    micro = [c for c in checks if c.scope == "microservices"]
+    assert micro and all(c.verdict == "error" and "has no target 'microservices'" in c.detail for c in micro)
+    assert gate_run(run_dir, CONFIG, thresholds=(), baseline=partial) == 2
+
+
+def test_nothing_to_check_could_not_be_evaluated(tmp_path: Path) -> None:
+    config = replace(CONFIG, gate=replace(CONFIG.gate, thresholds=()))
+    (check,) = evaluate_run(FIXTURE, config)
+    assert check.verdict == "error" and "no thresholds and no baseline" in check.detail
+    assert gate_run(FIXTURE, config) == 2
+
+
+def test_bad_regression_metric_names_the_valid_ones() -> None:
+    config = replace(CONFIG, gate=replace(CONFIG.gate, regression=RegressionConfig(metrics=("p95", "rps"))))
+    with pytest.raises(BenchError, match="'rps' cannot be regression-tested; valid metrics: p50, p90"):
+        evaluate_run(FIXTURE, config, baseline=FIXTURE)
+
+
+def run_cli(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exited:
+        return int(exited.code or 0)
+    return 0
+
+
+def test_cli_gate_impossible_threshold_exits_1_and_junit_shows_it(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    code = run_cli(["gate", str(FIXTURE), "--threshold", "p50 < 0.001ms", "--threshold", "lost == 0",
+                    "--junit", str(junit)])
+    assert code == 1
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "3"
+    failed = [case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None]
+    assert failed == ["p50 < 0.001ms"] * 3
+
+
+def test_cli_thresholds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_THRESHOLDS", "p95 < 1s; error_rate < 1%")
+    assert run_cli(["gate", str(FIXTURE)]) == 0
+    monkeypatch.setenv("BENCH_THRESHOLDS", "p95 < 1s; p95 < 50ms")
+    assert run_cli(["gate", str(FIXTURE)]) == 1
+
+
+def test_cli_bad_threshold_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(["gate", str(FIXTURE), "--threshold", "p95 < 200"]) == 2
+    assert "threshold 'p95 < 200': latency '200' has no unit" in capsys.readouterr().err
+
+
+def test_cli_baseline_save_then_gate_by_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    directory = tmp_path / "baselines"
+    assert run_cli(["baseline", "save", str(FIXTURE), "--name", "ci", "--dir", str(directory)]) == 0
+    assert (directory / "ci.json").exists()
+    assert "wrote" in capsys.readouterr().out
+    assert run_cli(["gate", str(FIXTURE), "--baseline", str(directory / "ci.json")]) == 0

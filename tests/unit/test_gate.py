@@ -1,0 +1,225 @@
+"""Gate evaluation (thresholds, scoping, boundaries, exit codes) and its renderers."""
+
+from __future__ import annotations
+
+import copy
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+
+from harness.gate import (
+    Check,
+    evaluate_thresholds,
+    format_gate_markdown,
+    format_gate_table,
+    format_junit,
+    gate_exit_code,
+    gate_outcome,
+)
+from harness.results import Results
+from harness.thresholds import parse_thresholds
+
+
+def stats(name: str, requests: int = 1000, failures: int = 0, p95: float | None = 150.0) -> dict[str, Any]:
+    empty = requests == 0
+    return {
+        "name": name, "requests": requests, "failures": failures,
+        "error_rate": failures / requests if requests else 0.0, "rps": requests / 20.0,
+        "mean_ms": None if empty else 40.0, "p50_ms": None if empty else 30.0,
+        "p90_ms": None if empty else 100.0, "p95_ms": None if empty else p95,
+        "p99_ms": None if empty else 300.0, "p99_9_ms": None if empty else 900.0,
+        "max_ms": None if empty else 1500.0, "failure_classes": {},
+    }
+
+
+def target(name: str, *, requests: int = 1000, p95: float = 150.0, lost: int = 0,
+           acknowledged: int = 100) -> dict[str, Any]:
+    return {
+        "target": name, "backend": "local", "url": "http://127.0.0.1:1",
+        "profile": {"name": "smoke", "warmup_s": 2.0}, "started_at": "2026-11-25T18:00:00+00:00",
+        "duration_s": 20.0,
+        "summary": stats("total", requests=requests, p95=p95),
+        "endpoints": [
+            stats("GET /products/{id}", requests=requests // 2, p95=80.0),
+            stats("POST /orders", requests=requests // 2, failures=5, p95=300.0),
+            stats("POST /login", requests=0),
+        ],
+        "integrity": {"acknowledged": acknowledged, "found": acknowledged - lost, "lost": lost,
+                      "final": {}, "not_final": 0, "time_to_final": None, "stats": {}, "ok": lost == 0,
+                      "reasons": []},
+        "samples": f"{name}/samples.parquet", "timeseries": f"{name}/timeseries.csv",
+        "valid": {"ok": True, "reasons": []},
+    }
+
+
+def results(**targets: dict[str, Any]) -> Results:
+    run: dict[str, Any] = {
+        "schema": "archbench/results@1", "run_id": "r1", "started_at": "2026-11-25T18:00:00+00:00",
+        "finished_at": None, "host": {"cpu_model": "test"}, "config": {},
+        "targets": targets or {"monolith": target("monolith"), "microservices": target("microservices")},
+    }
+    return run  # type: ignore[return-value]
+
+
+def evaluate(run: Results, *expressions: str, min_requests: int = 100) -> list[Check]:
+    return evaluate_thresholds(run, parse_thresholds(expressions), min_requests=min_requests)
+
+
+def test_unscoped_threshold_checks_every_target_in_the_run() -> None:
+    checks = evaluate(results(), "p95 < 200ms")
+    assert [(c.scope, c.verdict, c.value) for c in checks] == [
+        ("monolith", "pass", "150ms"), ("microservices", "pass", "150ms"),
+    ]
+
+
+def test_target_scope_checks_only_that_target() -> None:
+    run = results(monolith=target("monolith", p95=250.0), microservices=target("microservices"))
+    checks = evaluate(run, "microservices: p95 < 200ms", "monolith: p95 < 200ms")
+    assert [(c.scope, c.verdict) for c in checks] == [("microservices", "pass"), ("monolith", "fail")]
+    assert checks[1].detail == "p95 is 250ms, needs < 200ms"
+
+
+def test_endpoint_scope_reads_the_endpoint_row() -> None:
+    checks = evaluate(
+        results(), "monolith GET /products/{id}: p95 < 100ms", "* POST /orders: p95 < 100ms",
+        "monolith POST /orders: failures == 5",
+    )
+    assert [(c.scope, c.verdict, c.value) for c in checks] == [
+        ("monolith GET /products/{id}", "pass", "80ms"),
+        ("monolith POST /orders", "fail", "300ms"),
+        ("microservices POST /orders", "fail", "300ms"),
+        ("monolith POST /orders", "pass", "5"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expression", "verdict"),
+    [
+        ("p95 < 150ms", "fail"), ("p95 <= 150ms", "pass"), ("p95 < 0.15s", "fail"),
+        ("p95 < 150.001ms", "pass"), ("p95 > 150ms", "fail"), ("p95 >= 150ms", "pass"),
+        ("rps > 50", "fail"), ("rps >= 50", "pass"),  # 1000 requests / 20 s = 50/s
+        ("requests == 1000", "pass"), ("requests > 1000", "fail"),
+        ("lost == 0", "pass"),
+    ],
+)
+def test_exact_boundaries(expression: str, verdict: str) -> None:
+    run = results(monolith=target("monolith"))
+    assert [c.verdict for c in evaluate(run, expression)] == [verdict]
+
+
+def test_error_rate_boundary() -> None:
+    run = results(monolith=target("monolith"))
+    run["targets"]["monolith"]["summary"].update(failures=10, error_rate=10 / 1000)
+    assert [c.verdict for c in evaluate(run, "error_rate < 1%", "error_rate <= 1%")] == ["fail", "pass"]
+
+
+def test_lost_orders_fail() -> None:
+    checks = evaluate(results(monolith=target("monolith", lost=2)), "lost == 0")
+    assert [(c.verdict, c.value) for c in checks] == [("fail", "2")]
+
+
+def test_unknown_endpoint_could_not_be_evaluated_and_names_it() -> None:
+    (check,) = evaluate(results(monolith=target("monolith")), "monolith GET /nope: p95 < 1s")
+    assert check.verdict == "error"
+    assert "unknown endpoint 'GET /nope' for monolith" in check.detail
+    assert "GET /products/{id}" in check.detail  # the valid choices
+
+
+def test_target_missing_from_the_run_could_not_be_evaluated() -> None:
+    (check,) = evaluate(results(monolith=target("monolith")), "event-driven: p95 < 1s")
+    assert check.verdict == "error"
+    assert "target 'event-driven' is not in this run (targets run: monolith)" in check.detail
+
+
+def test_metric_without_samples_could_not_be_evaluated() -> None:
+    checks = evaluate(results(monolith=target("monolith")), "monolith POST /login: p95 < 1s",
+                      "monolith POST /login: error_rate < 1%", "monolith POST /login: rps > 0")
+    assert [c.verdict for c in checks] == ["error", "error", "error"]
+    assert all("no samples" in c.detail for c in checks)
+
+
+def test_run_below_min_requests_could_not_be_evaluated_never_passes() -> None:
+    run = results(monolith=target("monolith", requests=99))
+    checks = evaluate(run, "p95 < 10s", "lost == 0", min_requests=100)
+    assert [c.verdict for c in checks] == ["error", "error"]
+    assert "99 requests in the measured window, below gate.min_requests = 100" in checks[0].detail
+    assert [c.verdict for c in evaluate(run, "p95 < 10s", min_requests=99)] == ["pass"]
+
+
+def test_lost_without_acknowledged_orders_could_not_be_evaluated() -> None:
+    (check,) = evaluate(results(monolith=target("monolith", acknowledged=0)), "lost == 0")
+    assert check.verdict == "error" and "no acknowledged orders" in check.detail
+
+
+def test_run_without_targets_could_not_be_evaluated() -> None:
+    run = results()
+    run["targets"] = {}
+    (check,) = evaluate(run, "p95 < 1s")
+    assert check.verdict == "error"
+
+
+def check(verdict: str, scope: str = "monolith") -> Check:
+    return Check("p95 < 200ms", scope, "150ms", "< 200ms", verdict, "" if verdict == "pass" else "why")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "code", "outcome"),
+    [
+        (["pass", "pass"], 0, "PASS"),
+        (["pass", "fail"], 1, "FAIL"),
+        (["pass", "error"], 2, "COULD NOT EVALUATE"),
+        (["fail", "error"], 1, "FAIL"),
+        ([], 2, "COULD NOT EVALUATE"),
+    ],
+)
+def test_exit_codes(verdicts: list[str], code: int, outcome: str) -> None:
+    checks = [check(v) for v in verdicts]
+    assert gate_exit_code(checks) == code
+    assert gate_outcome(checks) == outcome
+
+
+def test_junit_parses_back_with_one_testcase_per_check() -> None:
+    checks = [check("pass"), check("fail", scope="monolith GET /x?a=1&b=<2>"), check("error")]
+    root = ET.fromstring(format_junit(checks))
+    assert root.tag == "testsuites"
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    cases = suite.findall("testcase")
+    assert len(cases) == 3
+    assert cases[0].find("failure") is None and cases[0].find("error") is None
+    failure = cases[1].find("failure")
+    assert failure is not None and failure.get("message") == "why"
+    assert cases[1].get("classname") == "archbench.gate.monolith GET /x?a=1&b=<2>"  # escaped, round-trips
+    assert cases[1].get("name") == "p95 < 200ms"
+    assert cases[2].find("error") is not None
+
+
+def test_markdown_has_outcome_counts_and_escaped_rows() -> None:
+    text = format_gate_markdown([check("pass"), check("fail", scope="a|b <script>")])
+    lines = text.splitlines()
+    assert lines[0] == "### archbench gate: FAIL"
+    assert "1 passed, 1 failed, 0 could not be evaluated." in text
+    assert lines[4] == "| verdict | scope | check | value | limit | detail |"
+    assert "| ✅ pass | monolith | p95 &lt; 200ms | 150ms | &lt; 200ms |  |" in lines
+    assert "a\\|b &lt;script&gt;" in text and "<script>" not in text
+    # every table row has the same number of unescaped cell separators
+    rows = [line for line in lines if line.startswith("|")]
+    assert len({line.replace("\\|", "").count("|") for line in rows}) == 1
+
+
+def test_console_table_lists_every_check() -> None:
+    text = format_gate_table([check("pass"), check("fail", scope="monolith GET /products/{id}"),
+                              check("error", scope="[bold]x[/]")])
+    assert "archbench gate: FAIL" in text
+    assert "PASS" in text and "FAIL" in text and "ERROR" in text
+    assert "monolith GET /products/{id}" in text
+    assert "[bold]x[/]" in text  # user text is not rich markup
+
+
+def test_evaluation_does_not_modify_the_results() -> None:
+    run = results()
+    before = copy.deepcopy(run)
+    evaluate(run, "p95 < 1s", "lost == 0", "monolith GET /products/{id}: rps > 1")
+    assert run == before
