@@ -177,12 +177,16 @@ async def create_order(request: web.Request) -> web.Response:
                 )
             lines.append({"product_id": product_id, "quantity": quantity, "price_cents": price})
         total_cents = sum(line["price_cents"] * line["quantity"] for line in lines)
-        await conn.execute(
-            "INSERT INTO orders (id, user_id, status, total_cents) VALUES ($1, $2, 'confirmed', $3)",
-            order_id,
-            claims.user_id,
-            total_cents,
-        )
+        try:
+            await conn.execute(
+                "INSERT INTO orders (id, user_id, status, total_cents) "
+                "VALUES ($1, $2, 'confirmed', $3)",
+                order_id,
+                claims.user_id,
+                total_cents,
+            )
+        except asyncpg.ForeignKeyViolationError:  # a validly signed token of an unknown user
+            raise ApiError(401, "unauthorized", "the token's user does not exist") from None
         await conn.execute(
             "INSERT INTO order_items (order_id, product_id, quantity, price_cents) "
             "SELECT $1, * FROM unnest($2::bigint[], $3::integer[], $4::bigint[])",

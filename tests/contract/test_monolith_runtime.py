@@ -2,6 +2,7 @@
 
 - ``GET /health`` is 503 ``unavailable`` while PostgreSQL is down, and every
   request then answers 503 (never 500); both recover when PostgreSQL is back.
+- a validly signed token of a user that does not exist gets 401, not a 500.
 - ``WORKERS=N`` runs N worker processes under one supervisor; SIGTERM to the
   supervisor stops them all, and a crashed worker takes the service down
   (so the harness sees the failure instead of a silently smaller service).
@@ -21,15 +22,19 @@ import requests
 
 from harness.backends.base import DeploySettings
 from harness.backends.local import LocalBackend, LocalDeployment
+from targets.common.auth import issue_token
 from targets.monolith.topology import TOPOLOGY
 
 pytestmark = pytest.mark.timeout(180)
 WAIT_S = 30.0  # seconds any expected state change may take
+TOKEN_SECRET = "monolith-runtime-test-secret-" + "x" * 20
 
 
 @pytest.fixture
 def monolith(tmp_path: Path) -> Iterator[LocalDeployment]:
-    settings = DeploySettings(run_id="test-monolith-runtime", workdir=tmp_path, workers=3)
+    settings = DeploySettings(
+        run_id="test-monolith-runtime", workdir=tmp_path, workers=3, token_secret=TOKEN_SECRET
+    )
     with LocalBackend().up(TOPOLOGY, settings) as deployment:
         yield deployment
 
@@ -99,3 +104,24 @@ def test_a_crashed_worker_takes_the_service_down(monolith: LocalDeployment) -> N
     _leader, workers = _workers(monolith)
     os.kill(workers[0], signal.SIGKILL)
     _wait_for(lambda: not monolith.pids("app"), "the supervisor to stop the other workers")
+
+
+def test_signed_token_of_an_unknown_user_is_401(monolith: LocalDeployment) -> None:
+    login = {"username": monolith.admin_username, "password": monolith.admin_password}
+    admin = requests.post(f"{monolith.url}/login", json=login, timeout=10).json()["token"]
+    product = requests.post(
+        f"{monolith.url}/products",
+        json={"name": "ghost-test", "price_cents": 5, "stock": 3},
+        headers={"Authorization": f"Bearer {admin}"},
+        timeout=10,
+    ).json()
+    ghost = issue_token(987_654_321, "ghost", "user", TOKEN_SECRET, ttl_s=600)
+    order = requests.post(
+        f"{monolith.url}/orders",
+        json={"items": [{"product_id": product["id"], "quantity": 1}]},
+        headers={"Authorization": f"Bearer {ghost}"},
+        timeout=10,
+    )
+    assert order.status_code == 401 and order.json()["error"] == "unauthorized", order.text
+    stock = requests.get(f"{monolith.url}/products/{product['id']}", timeout=10).json()["stock"]
+    assert stock == 3, "the rejected order kept its reservation"
