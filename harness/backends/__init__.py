@@ -40,8 +40,8 @@ def get_backend(name: str, config: Config | None = None) -> Backend:
         raise ConfigError(f"unknown backend {name!r}; valid backends: {choices}") from None
     factory: Any = getattr(cls, "from_config", None)
     if factory is not None and config is not None:
-        return factory(config)  # type: ignore[no-any-return]
-    return cls()  # type: ignore[no-any-return]
+        return factory(config)
+    return cls()
 
 
 def choose_backend(requested: str, config: Config | None = None) -> tuple[Backend, str]:

@@ -210,13 +210,12 @@ def init_postgres(plan: PostgresPlan, env: dict[str, str], log_path: Path) -> No
         "--locale=C",
         "--no-sync",  # a throwaway cluster: durability of its creation does not matter
     ]  # fmt: skip
-    kwargs: dict[str, object] = {}
-    if plan.user is not None:
-        kwargs.update(user=plan.user[0], group=plan.user[1], extra_groups=[])
+    uid, gid = plan.user if plan.user is not None else (None, None)
     with log_path.open("ab") as log:
         result = subprocess.run(
             argv, env=env, cwd=plan.root, stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, timeout=120, check=False, **kwargs,  # type: ignore[arg-type]
+            stderr=subprocess.STDOUT, timeout=120, check=False,
+            user=uid, group=gid, extra_groups=[] if uid is not None else None,
         )  # fmt: skip
     pwfile.unlink(missing_ok=True)
     if result.returncode != 0:
@@ -248,7 +247,7 @@ def postgres_ready(port: int, password: str, databases: tuple[str, ...]) -> bool
     """Connect (the health check) and create ``databases``; False while the server is not up."""
     try:
         asyncio.run(_create_databases(port, password, databases))
-    except (OSError, asyncio.TimeoutError):
+    except (OSError, TimeoutError):
         return False
     except Exception as error:  # asyncpg: "the database system is starting up" and friends
         if type(error).__name__ in ("CannotConnectNowError", "ConnectionDoesNotExistError"):

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -27,6 +28,7 @@ from harness.errors import BenchError
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+_PRCTL = _LIBC.prctl  # looked up before any fork, not in the child
 
 
 def parse_cpuset(text: str) -> frozenset[int]:
@@ -112,9 +114,7 @@ class ManagedProcess:
         spec = self.spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = spec.log_path.open("ab")
-        kwargs: dict[str, object] = {}
-        if spec.user is not None:
-            kwargs.update(user=spec.user[0], group=spec.user[1], extra_groups=[])
+        uid, gid = spec.user if spec.user is not None else (None, None)
         try:
             self.popen = subprocess.Popen(
                 spec.argv,
@@ -124,8 +124,12 @@ class ManagedProcess:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_child_setup(os.getpid(), spec.cpus, spec.stop_signal),
-                **kwargs,  # type: ignore[arg-type]
+                # preexec_fn, not a wrapper binary: PDEATHSIG must be set after the user switch;
+                # glibc's atfork handlers keep malloc usable in the child even with threads.
+                preexec_fn=_child_setup(os.getpid(), spec.cpus, spec.stop_signal),  # noqa: PLW1509
+                user=uid,
+                group=gid,
+                extra_groups=[] if uid is not None else None,
             )
         except OSError as error:
             self._close_log()
@@ -222,7 +226,7 @@ def _kill_group(pgid: int) -> None:
         pass
 
 
-def _child_setup(parent_pid: int, cpus: frozenset[int], death_signal: int):  # type: ignore[no-untyped-def]
+def _child_setup(parent_pid: int, cpus: frozenset[int], death_signal: int) -> Callable[[], None]:
     """The ``preexec_fn`` of every child: runs after fork (and after setuid), before exec.
 
     PR_SET_PDEATHSIG is cleared by a credential change, so it must come after
@@ -231,7 +235,7 @@ def _child_setup(parent_pid: int, cpus: frozenset[int], death_signal: int):  # t
     """
 
     def setup() -> None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
+        _PRCTL(_PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
         if os.getppid() != parent_pid:  # the harness died before prctl took effect
             os._exit(1)
         if cpus:

@@ -212,9 +212,8 @@ def _add_processes(
             cpus=cpus,
             stop_timeout=SERVICE_STOP_TIMEOUT,
         ))  # fmt: skip
-        health_url = url + service.health_path
         deployment._processes[service.name] = process
-        deployment._checks[service.name] = lambda health_url=health_url: infra.http_ok(health_url)
+        deployment._checks[service.name] = _http_check(url + service.health_path)
         deployment.service_urls[service.name] = url
         deployment.instances.append(
             Instance(service.name, "service", cpus_share, memory_mb, workers, url)
@@ -290,8 +289,12 @@ def _plan_nats(
         cpus=cpus,
         stop_timeout=INFRA_STOP_TIMEOUT,
     ))  # fmt: skip
-    health_url = f"http://{LOOPBACK}:{monitor_port}/healthz"
-    return process, lambda: infra.http_ok(health_url)
+    return process, _http_check(f"http://{LOOPBACK}:{monitor_port}/healthz")
+
+
+def _http_check(url: str) -> Callable[[], bool]:
+    """A health check: GET ``url`` answers 200."""
+    return lambda: infra.http_ok(url)
 
 
 def _in_thread(function: Callable[[], bool]) -> bool:
@@ -331,7 +334,7 @@ def _teardown(deployment: LocalDeployment) -> None:
     for name, process in reversed(deployment._processes.items()):
         try:
             process.stop(discard=True)
-        except Exception as error:  # keep stopping the others
+        except Exception as error:  # noqa: BLE001 -- keep stopping the others
             problems.append(f"{name}: {error}")
     for directory in (deployment.root, *deployment._extra_dirs):
         shutil.rmtree(directory, ignore_errors=True)

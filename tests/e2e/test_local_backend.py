@@ -110,9 +110,8 @@ def test_failing_service_is_named_with_its_log(workdir: Path, own_children: set[
     topology = _one_service_topology("archbench_no_such_module",
                                      infra=(InfraSpec(kind="postgres", databases=("shop",)),))
     settings = DeploySettings(run_id="t", workdir=workdir, health_timeout=60)
-    with pytest.raises(BenchError) as error:
-        with LocalBackend().up(topology, settings):
-            pytest.fail("a broken service must not come up")
+    with pytest.raises(BenchError) as error, LocalBackend().up(topology, settings):
+        pytest.fail("a broken service must not come up")
     message = str(error.value)
     assert message.startswith("broken: exited with code 1 before it was healthy")
     assert "No module named archbench_no_such_module" in message
@@ -132,9 +131,8 @@ def test_unhealthy_service_that_ignores_sigterm_is_killed(
     )
     topology = _one_service_topology("stubborn_service", tmp_path)
     settings = DeploySettings(run_id="t", workdir=workdir, health_timeout=2)
-    with pytest.raises(BenchError) as error:
-        with LocalBackend().up(topology, settings):
-            pytest.fail("an unhealthy service must not come up")
+    with pytest.raises(BenchError) as error, LocalBackend().up(topology, settings):
+        pytest.fail("an unhealthy service must not come up")
     message = str(error.value)
     assert message.startswith("broken: not healthy after 2s (health_timeout)")
     assert "stubborn: listening nowhere" in message
@@ -145,9 +143,9 @@ def test_unhealthy_service_that_ignores_sigterm_is_killed(
 @pytest.mark.timeout(120)
 def test_interrupt_inside_the_block_tears_down(workdir: Path, own_children: set[int]) -> None:
     settings = DeploySettings(run_id="t", workdir=workdir, health_timeout=60)
-    with pytest.raises(KeyboardInterrupt):
-        with LocalBackend().up(get_topology("monolith"), settings) as deployment:
-            assert _health(deployment.url) == 200
-            raise KeyboardInterrupt
+    topology = get_topology("monolith")
+    with pytest.raises(KeyboardInterrupt), LocalBackend().up(topology, settings) as deployment:
+        assert _health(deployment.url) == 200
+        raise KeyboardInterrupt
     assert _leftovers(own_children) == []
     assert list(workdir.iterdir()) == []
