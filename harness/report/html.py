@@ -26,6 +26,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
+        undefined=jinja2.ChainableUndefined,  # an optional key missing from results renders empty
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

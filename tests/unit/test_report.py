@@ -164,6 +164,20 @@ def test_missing_data_file_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     assert "missing data file: microservices/samples.parquet" in warnings
 
 
+def test_optional_and_missing_parts_render(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+
+    def strip(results: dict[str, Any]) -> None:
+        target = results["targets"]["monolith"]
+        del target["resources"], target["generator"], target["integrity"], target["profile"]
+        results["finished_at"] = None
+
+    results = edit_results(run_dir, strip)
+    html = render_run_report(results, run_dir)["index.html"]  # type: ignore[arg-type]
+    assert "no resource readings" in section(html, "resources")
+    assert "the run did not finish" in section(html, "warnings")
+
+
 def test_summary_markdown_has_table_and_verdicts(rendered: dict[str, str]) -> None:
     markdown = rendered["summary.md"]
     assert markdown.startswith("# archbench: run 20261125-180000-fixture")
