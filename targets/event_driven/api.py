@@ -6,13 +6,23 @@ answers 202 only after the PubAck: an acknowledged order is durably in the
 stream. If the publication fails the order is withdrawn and the client gets 503
 (see ``store.cancel_unpublished_order``). Users, login, products, order reads
 and ``/stats`` read and write PostgreSQL directly.
+
+A background task re-publishes orders still ``pending`` after ``REDRIVE_AFTER_S``
+seconds [30] (checked every ``REDRIVE_AFTER_S / 3``): an api killed between its
+insert and the PubAck must not leave an order pending forever. Re-publishing is
+safe: JetStream drops copies inside its duplicate window and the consumers are
+idempotent outside it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import re
 import uuid
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from aiohttp import web
@@ -26,7 +36,7 @@ from targets.common.auth import (
     require_admin,
     verify_password,
 )
-from targets.common.config import ServiceConfig
+from targets.common.config import ServiceConfig, ServiceConfigError
 from targets.common.db import check_pool, ensure_admin, pool_context
 from targets.common.http import (
     MAX_BIGINT,
@@ -56,6 +66,8 @@ USERNAME = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_ITEMS = 20
 MAX_QUANTITY = 1000
 UNAVAILABLE = ApiError(503, "unavailable", "the order could not be queued; try again")
+DEFAULT_REDRIVE_AFTER_S = 30.0  # seconds an order may stay pending before its event is re-sent
+REDRIVE_BATCH = 500  # orders re-published per sweep at most
 
 
 # --- users -------------------------------------------------------------------------------
@@ -199,6 +211,55 @@ async def get_stats(request: web.Request) -> web.Response:
     return json_response(await store.fetch_stats(request.app[POOL]))
 
 
+# --- redrive ------------------------------------------------------------------------------
+
+
+def redrive_after_s(environ: dict[str, str] | None = None) -> float:
+    """``REDRIVE_AFTER_S`` (seconds) from the environment, default 30."""
+    env = dict(os.environ) if environ is None else environ
+    raw = env.get("REDRIVE_AFTER_S", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_REDRIVE_AFTER_S
+    except ValueError:
+        raise ServiceConfigError(f"REDRIVE_AFTER_S={raw!r} is not a number") from None
+    if not 0.5 <= value <= 86400:
+        raise ServiceConfigError(f"REDRIVE_AFTER_S={value} is outside 0.5..86400 seconds")
+    return value
+
+
+async def redrive_stale_orders(
+    pool: asyncpg.Pool, js: JetStreamContext, older_than_s: float
+) -> int:
+    """Re-publish ``OrderPlaced`` for orders pending longer than ``older_than_s``; returns how many."""
+    stale = await store.stale_pending_orders(pool, older_than_s, REDRIVE_BATCH)
+    for event in stale:
+        await events.publish_order_placed(js, event)
+    if stale:
+        log.warning("re-published %d order(s) pending for over %gs", len(stale), older_than_s)
+    return len(stale)
+
+
+def redrive_context(older_than_s: float) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A ``cleanup_ctx`` function running ``redrive_stale_orders`` every ``older_than_s / 3`` s."""
+
+    async def loop(app: web.Application) -> None:
+        while True:
+            await asyncio.sleep(older_than_s / 3)
+            try:
+                await redrive_stale_orders(app[POOL], app[JETSTREAM], older_than_s)
+            except Exception as exc:  # noqa: BLE001 - retried at the next sweep
+                log.warning("re-publishing stale orders failed: %s", exc)
+
+    async def redrive_ctx(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(app))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return redrive_ctx
+
+
 # --- application -------------------------------------------------------------------------
 
 
@@ -224,6 +285,7 @@ def create_app(config: ServiceConfig) -> web.Application:
         )
     )
     app.cleanup_ctx.append(events.nats_context(JETSTREAM, config.nats_url, config.service_name))
+    app.cleanup_ctx.append(redrive_context(redrive_after_s()))
     app.add_routes(
         [
             web.get("/health", health_handler(database, nats)),

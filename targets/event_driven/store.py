@@ -89,6 +89,39 @@ async def cancel_unpublished_order(pool: asyncpg.Pool, order_id: uuid.UUID) -> b
         return True
 
 
+async def stale_pending_orders(
+    pool: asyncpg.Pool, older_than_s: float, limit: int
+) -> list[OrderPlaced]:
+    """``OrderPlaced`` events rebuilt for orders still ``pending`` after ``older_than_s`` seconds.
+
+    Such an order's event was never stored (the api died between its insert and
+    the PubAck, or could not withdraw it) or its result never arrived; publishing
+    it again is safe because every consumer is idempotent.
+    """
+    rows = await pool.fetch(
+        """
+        SELECT o.id, o.user_id,
+               array_agg(i.product_id ORDER BY i.product_id) AS product_ids,
+               array_agg(i.quantity ORDER BY i.product_id) AS quantities
+        FROM orders o JOIN order_items i ON i.order_id = o.id
+        WHERE o.status = 'pending' AND o.created_at < now() - make_interval(secs => $1)
+        GROUP BY o.id
+        ORDER BY min(o.created_at)
+        LIMIT $2
+        """,
+        older_than_s,
+        limit,
+    )
+    return [
+        OrderPlaced(
+            order_id=row["id"],
+            user_id=row["user_id"],
+            items=tuple(zip(row["product_ids"], row["quantities"], strict=True)),
+        )
+        for row in rows
+    ]
+
+
 @dataclass(frozen=True)
 class OrderView:
     """An order as its owner sees it."""

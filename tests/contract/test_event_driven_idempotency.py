@@ -25,6 +25,7 @@ import pytest
 
 from harness.backends.base import DeploySettings
 from harness.backends.local import LocalBackend, LocalDeployment
+from targets.common.auth import decode_token
 from targets.event_driven import events, store
 from targets.event_driven.topology import TOPOLOGY
 
@@ -35,14 +36,15 @@ FINAL = ("confirmed", "rejected")
 
 @contextlib.contextmanager
 def _deploy(
-    tmp: Path, inventory_env: dict[str, str]
+    tmp: Path, service_env: dict[str, dict[str, str]]
 ) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
+    """The event-driven target on the local backend, with extra environment per service."""
     backend = LocalBackend()
     available, why = backend.available()
     if not available:
         pytest.fail(f"local backend unavailable: {why}")
     services = tuple(
-        dataclasses.replace(s, env={**s.env, **inventory_env}) if s.name == "inventory" else s
+        dataclasses.replace(s, env={**s.env, **service_env.get(s.name, {})})
         for s in TOPOLOGY.services
     )
     topology = dataclasses.replace(TOPOLOGY, services=services)
@@ -56,7 +58,10 @@ def shared(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
     """One deployment for the tests that leave the consumers running normally."""
-    with _deploy(tmp_path_factory.mktemp("ed-shared"), {"ACK_WAIT_S": "2"}) as deployed:
+    with _deploy(
+        tmp_path_factory.mktemp("ed-shared"),
+        {"inventory": {"ACK_WAIT_S": "2"}, "api": {"REDRIVE_AFTER_S": "1"}},
+    ) as deployed:
         yield deployed
 
 
@@ -247,6 +252,26 @@ async def test_withdrawn_order_is_never_reserved(client: Client) -> None:
     assert await client.stock(product) == 4
 
 
+async def test_order_left_pending_by_a_dead_api_is_redriven(client: Client) -> None:
+    """An order inserted whose event was never published (api killed before publishing)
+    is re-published by the api's redrive (REDRIVE_AFTER_S=1 here) and reaches a final status."""
+    admin = await client.admin()
+    user = await client.new_user()
+    product = await client.new_product(admin, stock=6)
+    claims = decode_token(user, client.settings.token_secret)
+    assert claims is not None
+    pool = await asyncpg.create_pool(client.database_url(), min_size=1, max_size=2)
+    try:
+        order_id = uuid.uuid4()
+        await store.insert_pending_order(pool, order_id, claims.user_id, [(product, 2)])
+    finally:
+        await pool.close()
+    final = await client.wait_final(user, str(order_id), timeout_s=20)
+    assert final["status"] == "confirmed", client.deployment.logs("api")
+    assert await client.stock(product) == 4
+    assert "re-published" in client.deployment.logs("api", 200)
+
+
 async def test_fifty_orders_on_stock_ten(client: Client) -> None:
     admin = await client.admin()
     product = await client.new_product(admin, stock=10)
@@ -277,7 +302,7 @@ async def test_fifty_orders_on_stock_ten(client: Client) -> None:
 
 
 async def test_inventory_crash_between_commit_and_ack_loses_nothing(tmp_path: Path) -> None:
-    env = {"INVENTORY_CRASH_AFTER_COMMIT": "1", "ACK_WAIT_S": "2"}
+    env = {"inventory": {"INVENTORY_CRASH_AFTER_COMMIT": "1", "ACK_WAIT_S": "2"}}
     with _deploy(tmp_path, env) as (deployment, settings):
         async with aiohttp.ClientSession() as session:
             client = Client(deployment, settings, session)
@@ -313,7 +338,7 @@ async def test_inventory_crash_between_commit_and_ack_loses_nothing(tmp_path: Pa
 
 async def test_broker_outage_answers_503_and_loses_no_acknowledged_order(tmp_path: Path) -> None:
     """With NATS down no order is acknowledged (503, withdrawn); after it returns, orders flow again."""
-    with _deploy(tmp_path, {"ACK_WAIT_S": "2"}) as (deployment, settings):
+    with _deploy(tmp_path, {"inventory": {"ACK_WAIT_S": "2"}}) as (deployment, settings):
         async with aiohttp.ClientSession() as session:
             client = Client(deployment, settings, session)
             admin = await client.admin()
