@@ -1,0 +1,259 @@
+"""The docker backend end to end, on a real engine with real images.
+
+Skips only when no Docker engine answers and ``BENCH_REQUIRE_DOCKER`` is unset;
+with the variable set, a missing engine is a failure. An engine without the
+images is a failure too (``bash .ci/docker-setup.sh`` builds stand-ins).
+
+- the contract suite (``harness.contract.run_contract``) against all three
+  targets in containers, one test per check, each target started once;
+- what each container looks like (host network, limits, CPU set, labels), that
+  resource readings come from the stats API, and that teardown removes them;
+- a service that cannot start fails with its container's name and log lines;
+- reaping of dead runs' containers and ``bench down --run``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from harness.backends.base import DeploySettings, ResourceReading
+from harness.backends.docker import (
+    ENGINE_ERRORS,
+    LABEL_INSTANCE,
+    LABEL_OWNER,
+    LABEL_RUN,
+    LABEL_TARGET,
+    DockerBackend,
+    _docker_client,
+    owner_label,
+    reap_stale,
+)
+from harness.cli import cli
+from harness.config import load_config
+from harness.contract import CHECK_NAMES, CheckResult, run_contract
+from harness.errors import BenchError
+from harness.registry import get_topology
+from harness.topology import ServiceSpec, Topology
+
+TARGETS = ("monolith", "microservices", "event-driven")
+
+pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(600)]
+
+
+def _target_cpus() -> str:
+    """The last usable CPU: the containers' cpuset (the generator keeps the first)."""
+    return str(max(os.sched_getaffinity(0)))
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    """A client of an engine that answers, or a skip (a failure with BENCH_REQUIRE_DOCKER)."""
+    try:
+        client = _docker_client(timeout=30)
+        client.ping()
+    except ENGINE_ERRORS as error:
+        reason = f"no Docker engine answers ({type(error).__name__}: {error})"
+        if os.environ.get("BENCH_REQUIRE_DOCKER"):
+            pytest.fail(f"BENCH_REQUIRE_DOCKER is set but {reason}")
+        pytest.skip(f"{reason}; set BENCH_REQUIRE_DOCKER=1 to make this a failure")
+    return client
+
+
+@pytest.fixture(scope="session")
+def backend(docker_client: Any) -> DockerBackend:
+    backend = DockerBackend(load_config().docker)
+    available, reason = backend.available()
+    assert available, f"the docker backend cannot run here: {reason}"
+    return backend
+
+
+def _run_labelled(client: Any) -> list[Any]:
+    return list(client.containers.list(all=True, filters={"label": LABEL_RUN}))
+
+
+@dataclass(frozen=True)
+class DockerRun:
+    """What one target in containers looked like, and what the contract found."""
+
+    target: str
+    run_id: str
+    results: dict[str, CheckResult]
+    containers: dict[str, dict[str, Any]]  # instance -> inspect attrs while running
+    instances: dict[str, tuple[float, int]]  # instance -> (cpus, memory MiB)
+    readings: list[list[ResourceReading]]  # two read_resources() calls, ~1 s apart
+    left_after_teardown: list[str]  # container names with the run label after `up` exited
+    logs: str
+
+
+@pytest.fixture(scope="session", params=TARGETS)
+def docker_run(
+    request: pytest.FixtureRequest,
+    backend: DockerBackend,
+    docker_client: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[DockerRun]:
+    target: str = request.param
+    settings = DeploySettings(
+        run_id=f"test-docker-{target}-{secrets.token_hex(3)}",
+        workdir=tmp_path_factory.mktemp(f"docker-{target}"),
+        target_cpus=_target_cpus(),
+        workers=2,  # several worker processes: start-up race safety is part of the contract
+    )
+    with backend.up(get_topology(target), settings) as deployment:
+        results = run_contract(
+            deployment.url,
+            deployment.admin_username,
+            deployment.admin_password,
+            token_secret=settings.token_secret,
+        )
+        containers = {name: c.attrs for name, c in deployment.containers.items()}
+        first = deployment.read_resources()
+        second = deployment.read_resources()
+        logs = "\n".join(
+            f"--- {instance.name}\n{deployment.logs(instance.name, 15)}"
+            for instance in deployment.instances
+        )
+        instances = {i.name: (i.cpus, i.memory_mb) for i in deployment.instances}
+    left = [
+        c.name
+        for c in docker_client.containers.list(
+            all=True, filters={"label": f"{LABEL_RUN}={settings.run_id}"}
+        )
+    ]
+    yield DockerRun(
+        target,
+        settings.run_id,
+        {result.name: result for result in results},
+        containers,
+        instances,
+        [first, second],
+        left,
+        logs,
+    )
+
+
+@pytest.mark.parametrize("check", CHECK_NAMES)
+def test_contract_in_containers(docker_run: DockerRun, check: str) -> None:
+    result = docker_run.results.get(check)
+    assert result is not None, f"{check} did not run against {docker_run.target}"
+    assert result.ok, f"{docker_run.target}: {result.detail}\n{docker_run.logs}"
+
+
+def test_every_container_has_host_network_limits_cpuset_and_labels(docker_run: DockerRun) -> None:
+    topology = get_topology(docker_run.target)
+    expected = {s.name for s in topology.services} | {i.name for i in topology.infra}
+    assert set(docker_run.containers) == expected
+    for name, attrs in docker_run.containers.items():
+        host = attrs["HostConfig"]
+        cpus, memory_mb = docker_run.instances[name]
+        assert host["NetworkMode"] == "host", name
+        assert host["NanoCpus"] == int(cpus * 1e9), name
+        assert host["Memory"] == memory_mb * 2**20, name
+        assert host["CpusetCpus"] == _target_cpus(), name
+        labels = attrs["Config"]["Labels"]
+        assert labels[LABEL_RUN] == docker_run.run_id
+        assert labels[LABEL_TARGET] == docker_run.target
+        assert labels[LABEL_INSTANCE] == name
+        assert labels[LABEL_OWNER] == owner_label()
+
+
+def test_resource_readings_come_from_the_stats_api(docker_run: DockerRun) -> None:
+    first, second = docker_run.readings
+    assert [r.name for r in first] == list(docker_run.instances)
+    for before, after in zip(first, second, strict=True):
+        assert after.time > before.time, f"{after.name}: the same reading was handed out twice"
+        assert after.cpu_seconds >= before.cpu_seconds > 0, after
+        assert after.rss_bytes > 0, after
+    # the contract suite made the database work
+    postgres = next(r for r in second if r.name == "postgres")
+    assert postgres.cpu_seconds > 0.1
+
+
+def test_teardown_removes_every_container_of_the_run(docker_run: DockerRun) -> None:
+    assert docker_run.left_after_teardown == []
+
+
+def test_a_service_that_cannot_start_names_its_container_and_log(
+    backend: DockerBackend, docker_client: Any, tmp_path: Path
+) -> None:
+    broken = Topology(
+        target="broken",
+        description="a service whose module does not exist",
+        services=(ServiceSpec(name="app", module="targets.no_such_module"),),
+        entry="app",
+        infra=(),
+    )
+    settings = DeploySettings(
+        run_id=f"test-docker-broken-{secrets.token_hex(3)}", workdir=tmp_path, health_timeout=30
+    )
+    started = time.monotonic()
+    with pytest.raises(BenchError) as caught, backend.up(broken, settings):
+        pytest.fail("a service without a module came up")
+    message = str(caught.value)
+    assert f"archbench-{settings.run_id}-broken-app" in message
+    assert "exited with code 1" in message
+    assert "No module named targets.no_such_module" in message
+    assert time.monotonic() - started < 30, "an exited container must not wait for the timeout"
+    left = docker_client.containers.list(
+        all=True, filters={"label": f"{LABEL_RUN}={settings.run_id}"}
+    )
+    assert left == []
+
+
+def _sleeper(client: Any, run_id: str, owner: str) -> Any:
+    """A labelled container that just sleeps, as a crashed run would have left it."""
+    return client.containers.run(
+        load_config().docker.python_image,
+        command=["sleep", "300"],
+        name=f"archbench-{run_id}",
+        labels={LABEL_RUN: run_id, LABEL_OWNER: owner},
+        network_mode="host",
+        detach=True,
+    )
+
+
+def test_reap_stale_removes_dead_runs_and_keeps_live_ones(docker_client: Any) -> None:
+    host = socket.gethostname()
+    dead = _sleeper(docker_client, f"test-dead-{secrets.token_hex(3)}", f"999999999:1@{host}")
+    live = _sleeper(docker_client, f"test-live-{secrets.token_hex(3)}", owner_label())
+    try:
+        removed = reap_stale(docker_client)
+        names = {c.name for c in _run_labelled(docker_client)}
+        assert dead.name in removed
+        assert dead.name not in names
+        assert live.name in names
+    finally:
+        for container in (dead, live):
+            try:
+                container.remove(force=True)
+            except ENGINE_ERRORS:
+                pass
+
+
+def test_bench_down_removes_a_runs_containers(docker_client: Any) -> None:
+    # `--run`: plain `bench down` would also remove containers of runs going on in parallel
+    run_id = f"test-down-{secrets.token_hex(3)}"
+    container = _sleeper(docker_client, run_id, owner_label())
+    try:
+        result = CliRunner().invoke(cli, ["down", "--run", run_id])
+        assert result.exit_code == 0, result.output
+        assert container.name in result.output
+        left = docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+        assert left == []
+        again = CliRunner().invoke(cli, ["down", "--run", run_id])
+        assert "no archbench containers" in again.output
+    finally:
+        try:
+            container.remove(force=True)
+        except ENGINE_ERRORS:
+            pass
