@@ -107,7 +107,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         code = STATUS_CODES.get(exc.status, "error")
-        response = error_response(exc.status, code, exc.reason if exc.status != 413 else exc.text)
+        message = (exc.text if exc.status == 413 else exc.reason) or code
+        response = error_response(exc.status, code, message)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response

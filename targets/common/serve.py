@@ -26,7 +26,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import wait
 from typing import NoReturn
 
@@ -58,7 +58,7 @@ def _run_worker(create_app: AppFactory, config: ServiceConfig) -> None:
     )
 
 
-def _supervise(processes: list[multiprocessing.process.BaseProcess]) -> int:
+def _supervise(processes: Sequence[multiprocessing.process.BaseProcess]) -> int:
     stopping = False
     exit_code = 0
 
