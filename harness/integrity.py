@@ -88,6 +88,8 @@ class OrderTracker:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _ready: threading.Event = field(default_factory=threading.Event)
     _admitted: dict[int, int] = field(default_factory=dict)
+    announced: int = 0  # datagrams received
+    followed: int = 0  # orders admitted to the sample
 
     def start(self) -> OrderTracker:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -124,6 +126,7 @@ class OrderTracker:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _admit(self, data: bytes) -> None:
+        self.announced += 1
         try:
             order_id, _user, ack, token = data.decode().split("\t")
         except ValueError:
@@ -132,6 +135,7 @@ class OrderTracker:
         if self._closing or self._admitted.get(second, 0) >= self.per_second:
             return
         self._admitted = {second: self._admitted.get(second, 0) + 1}
+        self.followed += 1
         task = asyncio.get_running_loop().create_task(self._follow(order_id, float(ack), token))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -207,6 +211,7 @@ async def _reconcile(url: str, orders: list[AckedOrder], passwords: dict[str, st
         limit = asyncio.Semaphore(LOOKUP_CONCURRENCY)
         status_of: dict[str, str] = {}
         last_seen = {o.order_id: o.ack_s for o in orders}
+        seen_pending: set[str] = set()  # only these get a time-to-final (first look was not final)
         open_orders = {o.order_id: o for o in orders if o.user in tokens}
         any_async = any(o.status == 202 for o in orders)
         deadline = time.time() + (config.timeout if any_async else config.poll_interval * 2 + 5.0)
@@ -227,10 +232,11 @@ async def _reconcile(url: str, orders: list[AckedOrder], passwords: dict[str, st
             status_of[order.order_id] = status
             if status in FINAL:
                 del open_orders[order.order_id]
-                if order.status == 202 and order.order_id not in sightings:
+                if order.order_id in seen_pending and order.order_id not in sightings:
                     sightings[order.order_id] = Sighting(order.ack_s, received, sent - last_seen[order.order_id])
             else:
                 last_seen[order.order_id] = received
+                seen_pending.add(order.order_id)
 
         rounds = 0
         while open_orders and (rounds < 2 or time.time() < deadline):

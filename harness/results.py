@@ -141,6 +141,7 @@ class TargetResult(TypedDict):
     cost: NotRequired[dict[str, Any]]  # harness.cost output
     claims: NotRequired[list[dict[str, Any]]]  # harness.claims output
     valid: Validity
+    timings: NotRequired[dict[str, float]]  # wall seconds per phase: up_s, seed_s, load_s, analysis_s, integrity_s, down_s
 
 
 class Results(TypedDict):
@@ -151,6 +152,59 @@ class Results(TypedDict):
     host: dict[str, Any]  # cpu_model, cores, memory_bytes, os, python, docker
     config: dict[str, Any]  # resolved configuration (harness.config.config_to_dict)
     targets: dict[str, TargetResult]
+
+
+def schema_problems(data: Any, kind: Any = None, where: str = "results") -> list[str]:
+    """Where ``data`` departs from the TypedDicts above (missing/unknown keys, wrong types).
+
+    Checks required keys, rejects keys a TypedDict does not declare, and checks plain
+    types (int/float/str/bool/list/dict, ``| None``, nested TypedDicts). Empty: conforms.
+    """
+    import types
+    import typing
+
+    kind = Results if kind is None else kind
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if data is None and type(None) in args:
+            return []
+        options = [a for a in args if a is not type(None)]
+        found = [schema_problems(data, option, where) for option in options]
+        return [] if any(not f for f in found) else found[0]
+    if origin is typing.NotRequired or origin is typing.Required:
+        return schema_problems(data, args[0], where)
+    if origin is Literal:
+        return [] if data in args else [f"{where}: {data!r} is not one of {args}"]
+    if kind is Any:
+        return []
+    if isinstance(kind, type) and issubclass(kind, dict) and hasattr(kind, "__required_keys__"):
+        if not isinstance(data, dict):
+            return [f"{where}: expected an object, got {type(data).__name__}"]
+        hints = typing.get_type_hints(kind, include_extras=True)
+        # (__required_keys__ misses NotRequired under postponed annotations on 3.11)
+        required = [k for k, h in hints.items() if typing.get_origin(h) is not typing.NotRequired]
+        problems = [f"{where}: missing key {key!r}" for key in required if key not in data]
+        problems += [f"{where}: unknown key {key!r}" for key in sorted(set(data) - set(hints))]
+        for key, value in data.items():
+            if key in hints:
+                problems += schema_problems(value, hints[key], f"{where}.{key}")
+        return problems
+    if origin is list:
+        if not isinstance(data, list):
+            return [f"{where}: expected a list, got {type(data).__name__}"]
+        return [p for i, item in enumerate(data) for p in schema_problems(item, args[0], f"{where}[{i}]")]
+    if origin is dict:
+        if not isinstance(data, dict):
+            return [f"{where}: expected an object, got {type(data).__name__}"]
+        return [p for k, v in data.items() for p in schema_problems(v, args[1], f"{where}.{k}")]
+    if kind is float:
+        ok = isinstance(data, (int, float)) and not isinstance(data, bool)
+    elif kind is int:
+        ok = isinstance(data, int) and not isinstance(data, bool)
+    else:
+        ok = isinstance(data, kind)
+    return [] if ok else [f"{where}: expected {getattr(kind, '__name__', kind)}, got {data!r}"]
 
 
 def dump_results(results: Results, run_dir: Path) -> Path:

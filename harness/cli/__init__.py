@@ -61,3 +61,4 @@ from harness.cli import down as _down  # noqa: E402,F401
 from harness.cli import doctor as _doctor  # noqa: E402,F401
 from harness.cli import gate as _gate  # noqa: E402,F401
 from harness.cli import baseline as _baseline  # noqa: E402,F401
+from harness.cli import run as _run  # noqa: E402,F401

@@ -1,0 +1,63 @@
+"""``bench run``: measure targets (or a running service) and write a results directory."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from harness.cli import cli
+from harness.config import BACKENDS, load_config
+from harness.run import run_benchmark, run_exit_code
+from harness.units import parse_duration
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@cli.command("run")
+@click.argument("targets", nargs=-1)
+@click.option("--profile", default=None, envvar="BENCH_PROFILE",
+              help="Load profile from bench.toml (default: run.profile).  [env: BENCH_PROFILE]")
+@click.option("--backend", type=click.Choice(BACKENDS), default=None, envvar="BENCH_BACKEND",
+              help="How targets start (default: run.backend).  [env: BENCH_BACKEND]")
+@click.option("--users", type=click.IntRange(min=1), default=None, envvar="BENCH_USERS",
+              help="Users in every stage of the profile.  [env: BENCH_USERS]")
+@click.option("--duration", default=None, callback=_duration, envvar="BENCH_DURATION",
+              help="Total load time, e.g. 30s or 2m; stages scale to fit.  [env: BENCH_DURATION]")
+@click.option("--out", default=None, envvar="BENCH_OUT",
+              help="Directory for run directories (default: run.out).  [env: BENCH_OUT]")
+@click.option("--url", default=None, envvar="BENCH_URL",
+              help="Drive an already-running service at http://127.0.0.1:PORT instead.  [env: BENCH_URL]")
+@click.option("--name", default=None, envvar="BENCH_NAME",
+              help="Name of the --url target in results (default: host-port).  [env: BENCH_NAME]")
+@click.option("--pid", type=int, default=None, envvar="BENCH_PID",
+              help="Process id of the --url service, to sample its CPU and memory.  [env: BENCH_PID]")
+@click.option("--admin-user", default=None, envvar="BENCH_ADMIN_USER",
+              help="Admin username of the --url service (seeding, /stats).  [env: BENCH_ADMIN_USER]")
+@click.option("--admin-password", default=None, envvar="BENCH_ADMIN_PASSWORD",
+              help="Admin password of the --url service.  [env: BENCH_ADMIN_PASSWORD]")
+@click.option("--gate/--no-gate", default=False, envvar="BENCH_GATE",
+              help="Evaluate the [gate] of bench.toml afterwards; exit 1 if it fails.  [env: BENCH_GATE]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              envvar="BENCH_CONFIG", help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]")
+def run_command(targets: tuple[str, ...], profile: str | None, backend: str | None, users: int | None,
+                duration: float | None, out: str | None, url: str | None, name: str | None,
+                pid: int | None, admin_user: str | None, admin_password: str | None, gate: bool,
+                config_path: str | None) -> None:
+    """Start each TARGET (default: run.targets), seed it, load it, measure it, check its orders."""
+    config = load_config(config_path, overrides={"run.profile": profile, "run.backend": backend,
+                                                 "run.out": out})
+    run_dir = run_benchmark(
+        config, list(targets), backend_name=config.run.backend, profile=config.run.profile,
+        users=users, duration=duration, out=config.run.out, url=url, name=name, pid=pid, gate=gate,
+        admin_user=admin_user, admin_password=admin_password,
+    )
+    click.echo(str(run_dir))
+    sys.exit(run_exit_code(run_dir, config, gate))

@@ -1,0 +1,123 @@
+"""results.json: what the runner builds survives dump -> load unchanged and conforms to the schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.analysis import Window, analyse
+from harness.config import load_config
+from harness.errors import BenchError
+from harness.integrity import Sighting, time_to_final
+from harness.measure import endpoints_csv, profile_dict
+from harness.resources import generator_info, summarise
+from harness.results import (
+    SCHEMA,
+    Integrity,
+    Results,
+    TargetResult,
+    dump_results,
+    load_results,
+    schema_problems,
+)
+from harness.samples import read_parquet, read_samples, write_parquet
+
+T0 = 1_800_000_000.0
+
+
+def _samples(tmp_path: Path) -> pd.DataFrame:
+    """Write two per-process hook files and merge them the way the runner does."""
+    directory = tmp_path / "samples"
+    directory.mkdir()
+    (directory / "samples-11.tsv").write_text(
+        f"{T0 + 3.0:.6f}\t12.5\tPOST /orders\t202\t1\t40\t\tord-1\tshopper-1\n"
+        f"{T0 + 1.0:.6f}\t3.0\tGET /products\t200\t1\t900\t\t\t\n"
+    )
+    (directory / "samples-12.tsv").write_text(
+        f"{T0 + 2.5:.6f}\t10000.0\tGET /products/{{id}}\t0\t0\t0\ttimeout\t\t\n"
+        f"{T0 + 4.0:.6f}\t7.0\tGET /products\t503\t0\t60\t5xx\t\t\n"
+    )
+    return read_samples(directory)
+
+
+def test_merged_samples_are_time_ordered_and_survive_parquet(tmp_path: Path) -> None:
+    samples = _samples(tmp_path)
+    assert list(samples["start_s"] - T0) == [1.0, 2.5, 3.0, 4.0]
+    assert samples["order_id"].astype(str).tolist() == ["", "", "ord-1", ""]
+    back = read_parquet(write_parquet(samples, tmp_path / "samples.parquet"))
+    pd.testing.assert_frame_equal(back, samples)
+
+
+def _target_result(tmp_path: Path) -> TargetResult:
+    config = load_config()
+    profile = config.profile("smoke")
+    samples = _samples(tmp_path)
+    window = Window.after_warmup(T0, T0 + 5.0, warmup_s=2.0)
+    analysis = analyse(samples, window, min_requests=1, max_error_rate=0.9)
+    resources = pd.DataFrame(
+        [(-1.0, "app", 1.0, 0.0, 100), (2.0, "app", 1.5, 50.0, 200), (3.0, "app", 2.5, 100.0, 150),
+         (2.0, "generator", 1.0, 40.0, 10), (3.0, "generator", 1.5, 50.0, 10)],
+        columns=["t_s", "name", "cpu_seconds", "cpu_pct", "rss_bytes"],
+    )
+    integrity = Integrity(
+        acknowledged=1, found=1, lost=0, final={"confirmed": 1}, not_final=0,
+        time_to_final=time_to_final([Sighting(ack_s=T0 + 3.0125, final_s=T0 + 3.0625, gap_s=0.01)]),
+        stats={"orders": {"confirmed": 1}}, ok=True, reasons=[],
+    )
+    return TargetResult(
+        target="event-driven", backend="local", url="http://127.0.0.1:1", services=[
+            {"name": "api", "role": "service", "cpus": 1.0, "memory_mb": 256, "workers": 1}],
+        cpu_budget={"target_cpus": "1", "generator_cpus": "0"}, profile=profile_dict("smoke", profile),
+        started_at="2027-01-15T08:00:00+00:00", duration_s=window.duration_s,
+        summary=analysis.summary, endpoints=analysis.endpoints, timeseries="event-driven/timeseries.csv",
+        endpoints_csv="event-driven/endpoints.csv", samples="event-driven/samples.parquet",
+        resources={"csv": "event-driven/resources.csv", "services": summarise(resources, 2.0, 5.0)},
+        generator=generator_info(resources, 2.0, 5.0, cpus="0", processes=1, bound_pct=45.0),
+        integrity=integrity, valid=analysis.valid, timings={"load_s": 5.0},
+    )
+
+
+def test_a_runner_built_result_round_trips_and_conforms(tmp_path: Path) -> None:
+    target = _target_result(tmp_path)
+    results = Results(schema=SCHEMA, run_id="r1", started_at="2027-01-15T08:00:00+00:00", finished_at=None,
+                      host={"cores": 2}, config={}, targets={"event-driven": target})
+    dump_results(results, tmp_path)
+    loaded = load_results(tmp_path)
+    assert loaded == json.loads(json.dumps(results))
+    assert schema_problems(loaded) == []
+    measured = loaded["targets"]["event-driven"]
+    assert measured["summary"]["requests"] == 3  # the 1.0 s sample is warm-up
+    assert measured["summary"]["failure_classes"] == {"timeout": 1, "5xx": 1}
+    assert measured["integrity"]["time_to_final"]["p50_ms"] == pytest.approx(50.0)
+    assert measured["generator"]["bound"] is True  # mean 50% >= 45% limit
+    assert measured["resources"]["services"][0]["cpu_seconds"] == pytest.approx(1.0)
+
+
+def test_schema_problems_name_the_bad_keys(tmp_path: Path) -> None:
+    target = dict(_target_result(tmp_path))
+    del target["summary"]
+    target["surprise"] = 1
+    target["duration_s"] = "long"
+    problems = schema_problems({"schema": SCHEMA, "run_id": "r", "started_at": "", "finished_at": None,
+                                "host": {}, "config": {}, "targets": {"x": target}})
+    assert "results.targets.x: missing key 'summary'" in problems
+    assert "results.targets.x: unknown key 'surprise'" in problems
+    assert any(p.startswith("results.targets.x.duration_s: expected float") for p in problems)
+
+
+def test_loader_refuses_other_schemas(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(json.dumps({"schema": "archbench/results@0"}))
+    with pytest.raises(BenchError, match="not supported"):
+        load_results(tmp_path)
+
+
+def test_endpoints_csv_spreads_failure_classes_into_columns(tmp_path: Path) -> None:
+    target = _target_result(tmp_path)
+    frame = pd.read_csv(__import__("io").StringIO(endpoints_csv(target["endpoints"])))
+    row = frame.set_index("name").loc["GET /products"]
+    assert row["failures_5xx"] == 1 and row["failures_timeout"] == 0
+    assert np.isclose(row["p50_ms"], 7.0)
