@@ -86,6 +86,10 @@ def warnings_for(results: Results, targets: dict[str, TargetResult], missing: li
         if not_final:
             found.append({"level": "warning", "target": name,
                           "text": f"{not_final} order(s) still pending when the bounded wait ended"})
+        errors = (target.get("resources") or {}).get("errors") or []
+        if errors:
+            shown = "; ".join(str(e) for e in errors[:3]) + (f" (+{len(errors) - 3} more)" if len(errors) > 3 else "")
+            found.append({"level": "warning", "target": name, "text": f"resource sampling errors: {shown}"})
         generator = target.get("generator") or {}
         if generator.get("bound"):
             reason = generator.get("reason") or "the load generator saturated its CPU"
@@ -194,7 +198,8 @@ def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
             "p99": fmt(summary.get("p99_ms"), 1),
             "error_rate": fmt(100 * float(summary.get("error_rate") or 0.0), 2, "%"),
             "requests": fmt(summary.get("requests")),
-            "cpu_budget": f"target {budget.get('target_cpus', '?')} / generator {budget.get('generator_cpus', '?')}",
+            "cpu_budget": f"target {budget.get('target_cpus') or 'unpinned'} / "
+                          f"generator {budget.get('generator_cpus') or 'unpinned'}",
             "per_million": usd((target.get("cost") or {}).get("provisioned", {}).get("per_million_usd")),
             "integrity": "ok" if integrity.get("ok", True) and not lost else f"FAILED ({lost} lost)",
             "integrity_ok": "1" if integrity.get("ok", True) and not lost else "",

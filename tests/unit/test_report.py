@@ -170,12 +170,14 @@ def test_optional_and_missing_parts_render(tmp_path: Path) -> None:
     def strip(results: dict[str, Any]) -> None:
         target = results["targets"]["monolith"]
         del target["resources"], target["generator"], target["integrity"], target["profile"]
+        results["targets"]["microservices"]["resources"] = {"errors": ["docker stats: timeout"]}
         results["finished_at"] = None
 
     results = edit_results(run_dir, strip)
     html = render_run_report(results, run_dir)["index.html"]  # type: ignore[arg-type]
     assert "no resource readings" in section(html, "resources")
     assert "the run did not finish" in section(html, "warnings")
+    assert "resource sampling errors: docker stats: timeout" in section(html, "warnings")
 
 
 def test_summary_markdown_has_table_and_verdicts(rendered: dict[str, str]) -> None:
