@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import asyncpg
+import orjson
 import pytest
 
 from harness.backends.base import DeploySettings
@@ -268,6 +269,10 @@ async def test_gateway_answers_unavailable_while_a_service_is_down(
             headers = {"Authorization": f"Bearer {auth}"} if auth else {}
             status, answer = await call(http, method, f"{ms.gateway}{path}", body, **headers)
             assert (status, answer["error"]) == (503, "unavailable"), (method, path, answer)
+        # The token is checked at the gateway, before any forwarding: 401, not 503.
+        product_body = {"name": "x", "price_cents": 1, "stock": 1}
+        status, answer = await call(http, "POST", f"{ms.gateway}/products", product_body)
+        assert (status, answer["error"]) == (401, "unauthorized")
     finally:
         ms.deployment.start_service("catalog")
     assert (await call(http, "GET", f"{ms.gateway}/health"))[0] == 200
@@ -361,3 +366,29 @@ async def test_restarted_orders_reconciles_reservations_left_open(
         http, "GET", f"{ms.gateway}/orders/{stored}", Authorization=f"Bearer {user}"
     )
     assert (status, body["status"]) == (200, "confirmed")
+
+
+async def test_gateway_passes_answers_through_unchanged(
+    ms: Microservices, http: aiohttp.ClientSession
+) -> None:
+    user = await token(http, ms)
+    auth = {"Authorization": f"Bearer {user}"}
+    taken = {"username": ms.settings.admin_username, "password": "whatever-long"}
+    json = {"Content-Type": "application/json"}
+    requests: list[tuple[str, str, str, bytes, dict[str, str], int]] = [
+        ("GET", ms.catalog, "/products?limit=3&offset=0", b"", {}, 200),
+        ("GET", ms.catalog, "/products?limit=1000", b"", {}, 400),
+        ("GET", ms.catalog, "/products/999999999", b"", {}, 404),
+        ("GET", ms.catalog, "/products/abc", b"", {}, 400),
+        ("POST", ms.users, "/users", orjson.dumps(taken), json, 409),
+        ("POST", ms.users, "/login", b"{not json", json, 400),
+        ("POST", ms.orders, "/orders", b'{"items": []}', {**auth, **json}, 400),
+        ("GET", ms.orders, f"/orders/{uuid.uuid4()}", b"", auth, 404),
+    ]
+    for method, service, path, body, headers, expected in requests:
+        answers = []
+        for base in (ms.gateway, service):
+            async with http.request(method, base + path, data=body or None, headers=headers) as r:
+                answers.append((r.status, r.headers.get("Content-Type"), await r.read()))
+        assert answers[0] == answers[1], (method, path)
+        assert answers[0][0] == expected, (method, path, answers[0])
