@@ -31,6 +31,7 @@ class ContractRun:
 
     target: str
     results: dict[str, CheckResult]
+    second_run: list[CheckResult]  # the whole suite again, against the same deployment
     logs: str  # tail of every instance's log, to explain a failure
 
 
@@ -54,11 +55,17 @@ def contract_run(
             deployment.admin_password,
             token_secret=settings.token_secret,
         )
+        second_run = run_contract(
+            deployment.url,
+            deployment.admin_username,
+            deployment.admin_password,
+            token_secret=settings.token_secret,
+        )
         logs = "\n".join(
             f"--- {instance.name}\n{deployment.logs(instance.name, 15)}"
             for instance in deployment.instances
         )
-    yield ContractRun(target, {result.name: result for result in results}, logs)
+    yield ContractRun(target, {result.name: result for result in results}, second_run, logs)
 
 
 @pytest.mark.parametrize("check", CHECK_NAMES)
@@ -66,3 +73,9 @@ def test_contract(contract_run: ContractRun, check: str) -> None:
     result = contract_run.results.get(check)
     assert result is not None, f"{check} did not run against {contract_run.target}"
     assert result.ok, f"{contract_run.target}: {result.detail}\n{contract_run.logs}"
+
+
+def test_contract_runs_again_against_the_same_deployment(contract_run: ContractRun) -> None:
+    failed = [f"{r.name}: {r.detail}" for r in contract_run.second_run if not r.ok]
+    assert len(contract_run.second_run) == len(CHECK_NAMES)
+    assert not failed, f"{contract_run.target}, second run: {failed}"
