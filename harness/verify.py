@@ -62,7 +62,7 @@ def start_target(
         os.chmod(workdir, 0o711)
         settings = deploy_settings(config, target, run_id or new_run_id("up"), Path(workdir))
         with backend.up(topology, settings) as deployment:
-            yield deployment, f"{backend.name}: {reason}", settings.token_secret
+            yield deployment, reason, settings.token_secret
 
 
 def verify_url(
