@@ -69,6 +69,7 @@ CONFIG = web.AppKey("config", ServiceConfig)
 DB = web.AppKey("db", asyncpg.Pool)
 CATALOG = web.AppKey("catalog", CatalogClient)
 CONFIRMATIONS = web.AppKey("confirmations", reconcile.Confirmations)
+UPSTREAM = web.AppKey("upstream", UpstreamSettings)
 
 
 async def _compensate(catalog: CatalogClient, order_id: uuid.UUID, reason: BaseException) -> None:
@@ -149,7 +150,13 @@ async def reconciler_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CATALOG] = CatalogClient(app[HTTP_CLIENT], config.catalog_url, config.internal_secret)
     app[CONFIRMATIONS] = reconcile.Confirmations()
     task = asyncio.create_task(
-        reconcile.run_reconciler(app[CATALOG], app[DB], app[CONFIRMATIONS]), name="reconciler"
+        reconcile.run_reconciler(
+            app[CATALOG],
+            app[DB],
+            app[CONFIRMATIONS],
+            reconcile.stale_after(app[UPSTREAM].timeout_s),
+        ),
+        name="reconciler",
     )
     yield
     task.cancel()
@@ -163,7 +170,8 @@ def create_app(config: ServiceConfig, upstream: UpstreamSettings | None = None) 
     """The orders service application (``upstream``: HTTP pool settings, default from env)."""
     app = new_application(config.max_body_bytes)
     app[CONFIG] = config
-    app.cleanup_ctx.append(http_client_ctx(upstream or load_upstream_settings()))
+    app[UPSTREAM] = upstream or load_upstream_settings()
+    app.cleanup_ctx.append(http_client_ctx(app[UPSTREAM]))
     app.cleanup_ctx.append(
         pool_context(DB, config.database_url, config.db_pool_size, schema=store.SCHEMA)
     )

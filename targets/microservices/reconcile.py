@@ -8,12 +8,14 @@ background task that
 - every ``FLUSH_INTERVAL_S`` sends catalog the ids of orders it stored
   (``confirm``, in batches, off the request path), and
 - at start and every ``SWEEP_INTERVAL_S`` asks catalog for reservations still
-  open after ``STALE_AFTER_S`` seconds: an order stored in the orders database
+  open after ``stale_after_s`` seconds: an order stored in the orders database
   is confirmed, any other is released (its order never came to exist).
 
-``STALE_AFTER_S`` is well above the longest a request handler can hold a
-reservation without deciding (reserve timeout + ``STORE_TIMEOUT_S``), so the
-sweep never releases a reservation whose order is still being stored.
+``stale_after_s`` (``stale_after``) is well above the longest a request
+handler can hold a reservation without deciding (the catalog call's timeout,
+which bounds how long the reservation transaction ran, plus
+``STORE_TIMEOUT_S``), so the sweep never releases a reservation whose order
+is still being stored.
 Everything here is idempotent: several workers may sweep at once.
 """
 
@@ -33,7 +35,7 @@ log = logging.getLogger("targets.microservices.reconcile")
 
 FLUSH_INTERVAL_S = 1.0  # seconds between confirmation batches
 SWEEP_INTERVAL_S = 15.0  # seconds between sweeps for stale reservations
-STALE_AFTER_S = 60  # seconds a reservation may stay open before the sweep decides it
+MIN_STALE_AFTER_S = 60  # seconds a reservation stays open at least before the sweep decides it
 STORE_TIMEOUT_S = 15.0  # seconds a handler may spend storing an order
 BATCH = 1000  # order ids per confirm call / stale listing (catalog's maximum)
 MAX_PENDING = 100_000  # confirmations kept in memory; beyond, the sweep confirms them
@@ -72,11 +74,16 @@ async def flush(catalog: CatalogClient, confirmations: Confirmations) -> int:
     return sent
 
 
-async def sweep(catalog: CatalogClient, pool: asyncpg.Pool) -> tuple[int, int]:
-    """Decide stale reservations; returns ``(confirmed, released)`` counts."""
+def stale_after(upstream_timeout_s: float) -> int:
+    """Seconds after which an open reservation is surely abandoned by its request handler."""
+    return max(MIN_STALE_AFTER_S, int(2 * (upstream_timeout_s + STORE_TIMEOUT_S)) + 1)
+
+
+async def sweep(catalog: CatalogClient, pool: asyncpg.Pool, stale_after_s: int) -> tuple[int, int]:
+    """Decide reservations open for over ``stale_after_s`` seconds; ``(confirmed, released)``."""
     confirmed = released = 0
     while True:
-        stale = await catalog.stale(STALE_AFTER_S, BATCH)
+        stale = await catalog.stale(stale_after_s, BATCH)
         if not stale:
             return confirmed, released
         rows = await pool.fetch("SELECT id FROM orders WHERE id = ANY($1::uuid[])", stale)
@@ -94,7 +101,7 @@ async def sweep(catalog: CatalogClient, pool: asyncpg.Pool) -> tuple[int, int]:
 
 
 async def run_reconciler(
-    catalog: CatalogClient, pool: asyncpg.Pool, confirmations: Confirmations
+    catalog: CatalogClient, pool: asyncpg.Pool, confirmations: Confirmations, stale_after_s: int
 ) -> None:
     """Flush confirmations and sweep stale reservations until cancelled."""
     next_sweep = 0.0  # sweep at once: a previous process may have died mid-order
@@ -102,7 +109,7 @@ async def run_reconciler(
         try:
             await flush(catalog, confirmations)
             if time.monotonic() >= next_sweep:
-                confirmed, released = await sweep(catalog, pool)
+                confirmed, released = await sweep(catalog, pool, stale_after_s)
                 next_sweep = time.monotonic() + SWEEP_INTERVAL_S
                 if confirmed or released:
                     log.info("sweep: confirmed %d, released %d", confirmed, released)

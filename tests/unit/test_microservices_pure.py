@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from targets.common.config import ServiceConfigError
 from targets.common.http import ValidationError
 from targets.microservices.gateway import aggregate_stats
 from targets.microservices.items import parse_order_items
+from targets.microservices.reconcile import STORE_TIMEOUT_S, Confirmations, stale_after
 from targets.microservices.upstream import UpstreamSettings, load_upstream_settings
 
 
@@ -79,3 +81,21 @@ def test_upstream_settings_defaults_and_overrides() -> None:
 def test_bad_upstream_settings_name_the_variable(env: dict[str, str]) -> None:
     with pytest.raises(ServiceConfigError, match=next(iter(env))):
         load_upstream_settings(env)
+
+
+def test_sweep_waits_past_the_longest_a_handler_holds_a_reservation() -> None:
+    assert stale_after(10.0) == 60
+    longest_handler = 100.0 + STORE_TIMEOUT_S
+    assert stale_after(100.0) > longest_handler
+
+
+def test_confirmations_come_back_in_order_after_a_failed_batch() -> None:
+    ids = [uuid.UUID(int=n) for n in range(5)]
+    confirmations = Confirmations()
+    for order_id in ids:
+        confirmations.add(order_id)
+    batch = confirmations.take(3)
+    assert batch == ids[:3]
+    confirmations.give_back(batch)  # the confirm call failed: retried first next round
+    assert confirmations.take(10) == ids
+    assert confirmations.take(10) == []
