@@ -122,28 +122,36 @@ def accessible_bindir(bindir: Path, user: tuple[int, int] | None) -> Path:
     A venv under /root (mode 700) holds pgserver's binaries where ``nobody``
     cannot execute them; the install tree (bin, lib, share: PostgreSQL finds
     lib and share relative to its binary) is then copied once to a world-readable
-    cache under /var/tmp and reused by later runs.
+    cache under /var/tmp and reused by later runs. Wheels repaired by auditwheel
+    keep their shared libraries in ``<package>.libs`` beside the package and point
+    RPATH there ($ORIGIN/../../../pgserver.libs), so that directory is copied
+    too, keeping the same relative layout.
     """
     if user is None or traversable(bindir, *user):
         return bindir
-    prefix = bindir.parent
+    prefix = bindir.parent  # .../pgserver/pginstall
+    package = prefix.parent  # .../pgserver
+    vendored_libs = package.parent / f"{package.name}.libs"
     digest = hashlib.sha256(str(prefix).encode()).hexdigest()[:12]
     base = Path("/var/tmp") if Path("/var/tmp").is_dir() else Path(tempfile.gettempdir())
     cache = base / f"archbench-pginstall-{digest}"
+    copied = cache / package.name / prefix.name / bindir.name
     if not (cache / ".complete").exists():
         staging = Path(tempfile.mkdtemp(prefix=cache.name + ".", dir=base))
-        shutil.copytree(prefix, staging / "tree", symlinks=True)
-        (staging / "tree" / ".complete").touch()
-        for root, dirs, files in os.walk(staging):
+        tree = staging / "tree"
+        shutil.copytree(prefix, tree / package.name / prefix.name, symlinks=True)
+        if vendored_libs.is_dir():
+            shutil.copytree(vendored_libs, tree / vendored_libs.name, symlinks=True)
+        (tree / ".complete").touch()
+        for root, _dirs, files in os.walk(staging):
             os.chmod(root, 0o755)
             for name in files:
                 path = Path(root) / name
                 if not path.is_symlink():
                     os.chmod(path, path.stat().st_mode | 0o444)
         shutil.rmtree(cache, ignore_errors=True)
-        os.rename(staging / "tree", cache)
+        os.rename(tree, cache)
         shutil.rmtree(staging, ignore_errors=True)
-    copied = cache / bindir.name
     if not traversable(copied, *user):
         raise BenchError(f"{copied}: not reachable by uid {user[0]}; run bench as a normal user")
     return copied
