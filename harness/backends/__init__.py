@@ -29,14 +29,17 @@ else:
     BACKENDS["docker"] = DockerBackend
 
 
-def get_backend(name: str, config: Config | None = None) -> Backend:
+def get_backend(
+    name: str, config: Config | None = None, registry: dict[str, type] | None = None
+) -> Backend:
     """An instance of backend ``name`` (built from ``config`` when the class reads it)."""
+    registry = BACKENDS if registry is None else registry
     try:
-        cls = BACKENDS[name]
+        cls = registry[name]
     except KeyError:
         if name == "docker" and _DOCKER_IMPORT_ERROR:
             raise BenchError(_DOCKER_IMPORT_ERROR) from None
-        choices = ", ".join(BACKENDS)
+        choices = ", ".join(registry)
         raise ConfigError(f"unknown backend {name!r}; valid backends: {choices}") from None
     factory: Any = getattr(cls, "from_config", None)
     if factory is not None and config is not None:
@@ -44,29 +47,33 @@ def get_backend(name: str, config: Config | None = None) -> Backend:
     return cls()
 
 
-def choose_backend(requested: str, config: Config | None = None) -> tuple[Backend, str]:
+def choose_backend(
+    requested: str, config: Config | None = None, registry: dict[str, type] | None = None
+) -> tuple[Backend, str]:
     """The backend to use and why: ``auto`` prefers docker when it answers, else local.
 
     An explicitly requested backend that cannot run here is a BenchError naming the reason.
+    ``registry`` defaults to ``BACKENDS``.
     """
+    registry = BACKENDS if registry is None else registry
     if requested not in BACKEND_CHOICES:
         choices = ", ".join(BACKEND_CHOICES)
         raise ConfigError(f"unknown backend {requested!r}; valid backends: {choices}")
     if requested == "auto":
-        docker_reason = _DOCKER_IMPORT_ERROR
-        if "docker" in BACKENDS:
-            docker = get_backend("docker", config)
+        docker_reason = _DOCKER_IMPORT_ERROR or "no docker backend"
+        if "docker" in registry:
+            docker = get_backend("docker", config, registry)
             ok, docker_reason = docker.available()
             if ok:
                 return docker, f"auto: docker ({docker_reason})"
-        local = get_backend("local", config)
+        local = get_backend("local", config, registry)
         ok, local_reason = local.available()
         if not ok:
             raise BenchError(
                 f"no backend can run here: docker: {docker_reason}; local: {local_reason}"
             )
         return local, f"auto: local (docker unavailable: {docker_reason})"
-    backend = get_backend(requested, config)
+    backend = get_backend(requested, config, registry)
     ok, reason = backend.available()
     if not ok:
         raise BenchError(f"backend {requested!r} cannot run here: {reason}")

@@ -184,3 +184,54 @@ def test_choose_local_says_where_the_binaries_come_from() -> None:
     backend, reason = choose_backend("local", _minimal_config())
     assert backend.name == "local"
     assert "PostgreSQL" in reason and "nats-server" in reason
+
+
+class _Stub:
+    """A backend whose availability the test decides (registry logic only, nothing starts)."""
+
+    name = "stub"
+    ok = True
+    why = "stub ready"
+
+    def available(self) -> tuple[bool, str]:
+        return self.ok, self.why
+
+
+class _DockerDown(_Stub):
+    name = "docker"
+    ok = False
+    why = "engine not answering at /var/run/docker.sock"
+
+
+class _DockerUp(_Stub):
+    name = "docker"
+    why = "engine 27.0"
+
+
+class _LocalUp(_Stub):
+    name = "local"
+    why = "PostgreSQL from /usr/lib/postgresql/16/bin"
+
+
+class _LocalDown(_Stub):
+    name = "local"
+    ok = False
+    why = "initdb not found"
+
+
+def test_auto_prefers_docker_when_it_answers() -> None:
+    backend, reason = choose_backend("auto", None, {"local": _LocalUp, "docker": _DockerUp})
+    assert backend.name == "docker" and "engine 27.0" in reason
+
+
+def test_auto_falls_back_to_local_saying_why() -> None:
+    backend, reason = choose_backend("auto", None, {"local": _LocalUp, "docker": _DockerDown})
+    assert backend.name == "local"
+    assert "docker unavailable" in reason and "not answering" in reason
+
+
+def test_requested_backend_that_cannot_run_is_an_error_with_its_reason() -> None:
+    with pytest.raises(BenchError, match="'docker' cannot run here: engine not answering"):
+        choose_backend("docker", None, {"local": _LocalUp, "docker": _DockerDown})
+    with pytest.raises(BenchError, match="docker: engine not answering.*local: initdb not found"):
+        choose_backend("auto", None, {"local": _LocalDown, "docker": _DockerDown})
