@@ -85,6 +85,8 @@ def cost_for_target(target: TargetResult, config: Config) -> dict[str, Any]:
 
     usage: dict[str, Any] | None = None
     measured = (target.get("resources") or {}).get("services") or []
+    provisioned_names = {s["name"] for s in services}
+    measured = [s for s in measured if s.get("name") in provisioned_names]  # not the load generator
     duration = float(target.get("duration_s") or 0.0)
     if measured and duration > 0:
         used_vcpus = sum(float(s["cpu_seconds"]) for s in measured) / duration

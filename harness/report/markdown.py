@@ -30,6 +30,8 @@ def table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = 
 def _claims_value(claim: dict[str, Any], value: Any) -> str:
     if value is None:
         return "–"
+    if float(value).is_integer():
+        return f"${float(value):,.0f}" if claim.get("unit") == "USD" else f"{float(value):,.0f}"
     if claim.get("unit") == "USD":
         return f"${float(value):,.0f}"
     return f"{float(value):,.1f}" if float(value) < 100 else f"{float(value):,.0f}"

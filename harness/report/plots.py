@@ -189,8 +189,11 @@ def resources_svg(key: str, frame: pd.DataFrame, duration_hint: float | None = N
             return _to_svg(fig, f"resources-{key}")
         for index, (name, group) in enumerate(frame.groupby("name", sort=False)):
             color = SERVICE_PALETTE[index % len(SERVICE_PALETTE)]
-            cpu.plot(group["t_s"], group["cpu_pct"], color=color, linewidth=1.3, label=str(name))
-            rss.plot(group["t_s"], group["rss_bytes"] / 2**20, color=color, linewidth=1.3)
+            style = "-"
+            if name == "generator":  # the load generator's own readings, for reference
+                color, style = "#888888", "--"
+            cpu.plot(group["t_s"], group["cpu_pct"], color=color, linestyle=style, linewidth=1.3, label=str(name))
+            rss.plot(group["t_s"], group["rss_bytes"] / 2**20, color=color, linestyle=style, linewidth=1.3)
         cpu.set_title("CPU (% of one core)")
         cpu.set_ylim(bottom=0)
         rss.set_title("resident memory (MiB)")

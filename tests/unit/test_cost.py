@@ -90,6 +90,13 @@ def test_nothing_measured_gives_no_rates_instead_of_dividing_by_zero() -> None:
     assert cost["provisioned"]["monthly_usd"] == pytest.approx(0.086 * 730)  # still provisioned
 
 
+def test_usage_ignores_readings_of_processes_that_are_not_services() -> None:
+    extra = target()
+    extra["resources"]["services"].append({"name": "generator", "cpu_seconds": 90.0, "cpu_mean_pct": 90.0,
+                                           "cpu_peak_pct": 99.0, "rss_peak_bytes": 2**30})
+    assert cost_for_target(extra, CONFIG)["usage"]["vcpus"] == pytest.approx(0.8)  # type: ignore[arg-type]
+
+
 def test_without_resource_readings_usage_is_none() -> None:
     bare = target()
     del bare["resources"]
