@@ -159,57 +159,70 @@ def evaluate_regression(
     limit_text = f"+{regression.limit * 100:g}%"
     checks: list[Check] = []
     for name, target in results["targets"].items():
-        names = [f"{metric} regression" for metric in regression.metrics]
-
-        def errors(reason: str, scope: str = name, names: list[str] = names) -> list[Check]:
-            return [Check(n, scope, "-", limit_text, "error", f"could not evaluate: {reason}") for n in names]
-
         base = baseline.targets.get(name)
         histograms = current.get(name)
-        profile = str(target["profile"].get("name", ""))
-        if base is None:
-            checks += errors(
-                f"baseline {baseline.name!r} has no target {name!r} (it has: "
-                f"{', '.join(baseline.targets) or 'none'}); save a baseline from a run that includes it"
-            )
-        elif base.profile != profile:
-            checks += errors(
-                f"baseline {baseline.name!r} was measured with profile {base.profile!r}, this run with "
-                f"{profile!r}; compare runs of the same profile"
-            )
-        elif (too_few := _too_few(target, min_requests)) is not None:
-            checks += errors(too_few)
-        elif base.histograms is None:
-            checks += errors(f"baseline {baseline.name!r} holds no noise histograms for {name!r}")
-        elif not isinstance(histograms, WindowHistograms):
-            checks += errors(histograms or "no samples for this run")
-        else:
+        reason = _regression_blocker(name, target, baseline, histograms, min_requests)
+        comparisons = []
+        if reason is None and base is not None and base.histograms is not None \
+                and isinstance(histograms, WindowHistograms):
             try:
                 comparisons = compare_quantiles(
                     base.histograms, histograms, quantiles, limit=regression.limit,
                     confidence=regression.confidence, resamples=regression.resamples,
                     seed=REGRESSION_SEED,
                 )
-            except ValueError as error:
-                checks += errors(str(error))
-                continue
-            note = _environment_note(results, baseline, target, base.backend)
-            for metric, comparison in zip(regression.metrics, comparisons):
-                verdict: Verdict = "fail" if comparison.regressed else "pass"
-                why = (
-                    "significant and over the limit" if comparison.regressed
-                    else "over the limit but within the noise" if comparison.over_limit
-                    else "significant but within the limit" if comparison.significant
-                    else "within the limit"
-                )
-                detail = (
-                    f"{comparison.current_ms:.4g}ms vs baseline {comparison.baseline_ms:.4g}ms, "
-                    f"{comparison.confidence * 100:g}% CI {_percent(comparison.low)}..{_percent(comparison.high)}: "
-                    f"{why}{note}"
-                )
-                checks.append(Check(f"{metric} regression", name, _percent(comparison.ratio), limit_text,
-                                    verdict, detail))
+            except ValueError as error:  # too few windows or no requests: noise unknown
+                reason = str(error)
+        if reason is not None or base is None:
+            checks += [
+                Check(f"{metric} regression", name, "-", limit_text, "error", f"could not evaluate: {reason}")
+                for metric in regression.metrics
+            ]
+            continue
+        note = _environment_note(results, baseline, target, base.backend)
+        for metric, comparison in zip(regression.metrics, comparisons):
+            verdict: Verdict = "fail" if comparison.regressed else "pass"
+            why = (
+                "significant and over the limit" if comparison.regressed
+                else "over the limit but within the noise" if comparison.over_limit
+                else "significant but within the limit" if comparison.significant
+                else "within the limit"
+            )
+            detail = (
+                f"{comparison.current_ms:.4g}ms vs baseline {comparison.baseline_ms:.4g}ms, "
+                f"{comparison.confidence * 100:g}% CI {_percent(comparison.low)}..{_percent(comparison.high)}: "
+                f"{why}{note}"
+            )
+            checks.append(Check(f"{metric} regression", name, _percent(comparison.ratio), limit_text,
+                                verdict, detail))
     return checks
+
+
+def _regression_blocker(
+    name: str, target: TargetResult, baseline: Baseline, histograms: WindowHistograms | str | None,
+    min_requests: int,
+) -> str | None:
+    """Why a target's regression cannot be evaluated, or None when it can."""
+    base = baseline.targets.get(name)
+    profile = str(target["profile"].get("name", ""))
+    if base is None:
+        return (
+            f"baseline {baseline.name!r} has no target {name!r} (it has: "
+            f"{', '.join(baseline.targets) or 'none'}); save a baseline from a run that includes it"
+        )
+    if base.profile != profile:
+        return (
+            f"baseline {baseline.name!r} was measured with profile {base.profile!r}, this run with "
+            f"{profile!r}; compare runs of the same profile"
+        )
+    too_few = _too_few(target, min_requests)
+    if too_few is not None:
+        return too_few
+    if base.histograms is None:
+        return f"baseline {baseline.name!r} holds no noise histograms for {name!r}"
+    if not isinstance(histograms, WindowHistograms):
+        return histograms or "no samples for this run"
+    return None
 
 
 def _percent(ratio: float) -> str:

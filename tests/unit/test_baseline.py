@@ -176,3 +176,19 @@ def test_cli_baseline_save_then_gate_by_name(tmp_path: Path, capsys: pytest.Capt
     assert (directory / "ci.json").exists()
     assert "wrote" in capsys.readouterr().out
     assert run_cli(["gate", str(FIXTURE), "--baseline", str(directory / "ci.json")]) == 0
+
+
+def test_too_short_or_unreadable_runs_cannot_be_regression_tested(tmp_path: Path) -> None:
+    baseline = save_baseline(FIXTURE, tmp_path)
+    short = copy_fixture(tmp_path / "short")
+    edit_results(short, lambda r: r["targets"]["monolith"].update(duration_s=5.0))
+    (tmp_path / "broken").mkdir()
+    broken = copy_fixture(tmp_path / "broken")
+    (broken / "microservices" / "samples.parquet").write_bytes(b"not parquet")
+    checks = evaluate_run(short, CONFIG, thresholds=(), baseline=baseline)
+    monolith = [c for c in checks if c.scope == "monolith"]
+    assert all(c.verdict == "error" and "5 time windows" in c.detail for c in monolith)
+    checks = evaluate_run(broken, CONFIG, thresholds=(), baseline=baseline)
+    micro = [c for c in checks if c.scope == "microservices"]
+    assert all(c.verdict == "error" and "cannot read samples" in c.detail for c in micro)
+    assert {c.verdict for c in checks if c.scope == "monolith"} == {"pass"}
