@@ -11,6 +11,9 @@ Starts the event-driven target with the local backend and measures two things:
    api insert to projector update) of every acknowledged order from PostgreSQL.
    It also checks integrity: no acknowledged order missing or still pending, and
    ``stock_total + units_sold`` conserved.
+3. *Consumer throughput*: with ``inventory`` stopped, ``--backlog`` orders are
+   placed; then ``inventory`` is started again and the time until all of them
+   are final gives the consumers' drain rate (orders/s) without api load.
 
 Usage: ``.venv/bin/python benchmarks/event_driven_time_to_final.py [--seconds 10] [--clients 16]``
 All traffic goes to 127.0.0.1; the run stops by itself.
@@ -59,7 +62,7 @@ def _percentiles(values: list[float]) -> str:
 
 
 async def measure(url: str, database_url: str, admin: tuple[str, str], seconds: float,
-                  clients: int) -> None:  # fmt: skip
+                  clients: int) -> tuple[dict[str, str], list[int]]:  # fmt: skip
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients + 4)) as session:
         _, body = await _json(
             session, "POST", f"{url}/login", json={"username": admin[0], "password": admin[1]}
@@ -160,6 +163,39 @@ async def measure(url: str, database_url: str, admin: tuple[str, str], seconds: 
         f"backlog_drained_in={time.monotonic() - settle_start:.1f}s "
         f"conserved={before['stock_total'] + before['units_sold'] == stock_total + units_sold}"
     )
+    return auth, ids
+
+
+async def place_backlog(url: str, auth: dict[str, str], bodies: list[dict[str, Any]]) -> list[str]:
+    """Place every order (16 at a time); returns the acknowledged ids."""
+    ids: list[str] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16)) as session:
+
+        async def place(body: dict[str, Any]) -> None:
+            status, placed = await _json(session, "POST", f"{url}/orders", headers=auth, json=body)
+            assert status == 202, placed
+            ids.append(placed["id"])
+
+        for start in range(0, len(bodies), 16):
+            await asyncio.gather(*(place(b) for b in bodies[start : start + 16]))
+    return ids
+
+
+async def wait_all_final(database_url: str, ids: list[str]) -> float:
+    """Seconds until none of ``ids`` is pending (polled every 10 ms)."""
+    order_ids = [uuid.UUID(i) for i in ids]
+    conn = await asyncpg.connect(database_url)
+    started = time.monotonic()
+    try:
+        while await conn.fetchval(
+            "SELECT count(*) FROM orders WHERE id = ANY($1::uuid[]) AND status = 'pending'",
+            order_ids,
+        ):
+            assert time.monotonic() - started < SETTLE_TIMEOUT_S, "backlog did not drain"
+            await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
+    return time.monotonic() - started
 
 
 def main() -> None:
@@ -167,6 +203,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="load duration")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
     parser.add_argument("--workers", type=int, default=1, help="worker processes per service")
+    parser.add_argument("--backlog", type=int, default=1000, help="orders for the drain phase")
     parser.add_argument("--log-dir", type=Path, default=None, help="keep service logs here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ed-") as workdir:
@@ -177,7 +214,29 @@ def main() -> None:
             port = deployment.service_urls["postgres"].rsplit(":", 1)[1]
             database_url = f"postgresql://bench:{settings.db_password}@127.0.0.1:{port}/shop"
             admin = (deployment.admin_username, deployment.admin_password)
-            asyncio.run(measure(deployment.url, database_url, admin, args.seconds, args.clients))
+            auth, product_ids = asyncio.run(
+                measure(deployment.url, database_url, admin, args.seconds, args.clients)
+            )
+            deployment.stop_service("inventory")
+            rng = random.Random(11)
+            bodies = [
+                {"items": [{"product_id": rng.choice(product_ids), "quantity": 1}]}
+                for _ in range(args.backlog)
+            ]
+            ids = asyncio.run(place_backlog(deployment.url, auth, bodies))
+            deployment.start_service("inventory")
+            cpu_before = {r.name: r.cpu_seconds for r in deployment.read_resources()}
+            drained_s = asyncio.run(wait_all_final(database_url, ids))
+            cpu_after = {r.name: r.cpu_seconds for r in deployment.read_resources()}
+            print(
+                f"drain  {len(ids)} queued orders final in {drained_s:.2f}s after inventory "
+                f"became healthy: {len(ids) / drained_s:.0f} orders/s"
+            )
+            used = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+            print(
+                "drain  CPU ms per order: "
+                + " ".join(f"{name}={1000 * cpu / len(ids):.2f}" for name, cpu in used.items())
+            )
 
 
 if __name__ == "__main__":

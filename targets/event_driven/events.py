@@ -231,9 +231,17 @@ async def run_consumer(
     handler: Handler,
     *,
     concurrency: int,
-    fetch_timeout_s: float = 1.0,
+    idle_wait_s: float = 1.0,
+    busy_wait_s: float = 0.02,
 ) -> None:
     """Fetch and handle messages forever, at most ``concurrency`` at a time.
+
+    nats-py's ``fetch(n)`` returns at once what is already there, but when it has
+    to wait it holds the first arrival until ``n`` messages came or its timeout
+    expired. So the loop alternates: while idle it waits up to ``idle_wait_s``
+    seconds for a single message (handed over the moment it arrives); while busy
+    it fetches up to the free capacity waiting at most ``busy_wait_s`` seconds
+    (the largest delay batching adds to an event).
 
     ``handler`` acks (or naks) the message itself; an exception from it naks the
     message with a short delay so a transient failure (database restart, NATS
@@ -254,6 +262,7 @@ async def run_consumer(
             log.exception("handling %s failed; it will be redelivered", msg.subject)
             await _quietly(msg.nak(delay=1.0))
 
+    idle = True
     try:
         while True:
             free = concurrency - len(inflight)
@@ -261,8 +270,12 @@ async def run_consumer(
                 await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
-                msgs = await sub.fetch(free, timeout=fetch_timeout_s)
+                if idle:
+                    msgs = await sub.fetch(1, timeout=idle_wait_s)
+                else:
+                    msgs = await sub.fetch(free, timeout=busy_wait_s)
             except (TimeoutError, nats.errors.TimeoutError):
+                idle = True
                 continue
             except (
                 nats.errors.ConnectionClosedError,
@@ -272,6 +285,7 @@ async def run_consumer(
                 log.warning("fetch failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
                 continue
+            idle = False
             for msg in msgs:
                 task = asyncio.create_task(handle(msg))
                 inflight.add(task)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import asyncpg
 
-from targets.event_driven.events import OrderPlaced, OrderResult, Outcome
+from targets.event_driven.events import OrderPlaced, OrderResult
 
 ReservationOutcome = Literal["confirmed", "rejected", "cancelled"]
 
@@ -204,52 +204,21 @@ async def reserve_stock(pool: asyncpg.Pool, event: OrderPlaced) -> Reservation:
     """Decide an order exactly once: reserve every item or none, in one transaction.
 
     The reservation row keyed by order id is the idempotency record: a
-    redelivered or re-published event finds it and changes nothing. Product rows
-    are locked in id order (no deadlocks between multi-item orders) and stock is
-    taken only if every item has ``stock >= quantity``.
+    redelivered or re-published event finds it and changes nothing (a concurrent
+    duplicate waits on the row's unique key and then finds it). Product rows are
+    locked in id order (no deadlocks between multi-item orders) and stock is
+    taken only if every item has ``stock >= quantity``. The statements run
+    server-side in ``reserve_order`` (see ``schema``): one round trip per event.
     """
     items = sorted(event.items)
-    product_ids = [product_id for product_id, _ in items]
-    quantities = [quantity for _, quantity in items]
-    async with pool.acquire() as conn, conn.transaction():
-        decided = await conn.fetchval(
-            "SELECT outcome FROM reservations WHERE order_id = $1", event.order_id
-        )
-        if decided is not None:
-            return Reservation(decided, fresh=False)
-        rows = await conn.fetch(
-            # NO KEY UPDATE, not UPDATE: it must not conflict with the FOR KEY SHARE locks the
-            # api's order_items foreign-key checks take (that conflict deadlocked under load).
-            "SELECT id, stock FROM products WHERE id = ANY($1::bigint[]) "
-            "ORDER BY id FOR NO KEY UPDATE",
-            product_ids,
-        )
-        stock = {row["id"]: row["stock"] for row in rows}
-        available = all(stock.get(p, -1) >= q for p, q in items)
-        outcome: Outcome = "confirmed" if available else "rejected"
-        inserted = await conn.fetchval(
-            "INSERT INTO reservations (order_id, outcome, units) VALUES ($1, $2, $3) "
-            "ON CONFLICT (order_id) DO NOTHING RETURNING outcome",
-            event.order_id,
-            outcome,
-            sum(quantities) if available else 0,
-        )
-        if inserted is None:
-            # A concurrent delivery of the same event committed first (READ COMMITTED:
-            # this new statement sees its row); nothing was changed here.
-            decided = await conn.fetchval(
-                "SELECT outcome FROM reservations WHERE order_id = $1", event.order_id
-            )
-            return Reservation(decided, fresh=False)
-        if available:
-            await conn.execute(
-                "UPDATE products p SET stock = p.stock - item.quantity "
-                "FROM unnest($1::bigint[], $2::bigint[]) AS item(id, quantity) "
-                "WHERE p.id = item.id",
-                product_ids,
-                quantities,
-            )
-        return Reservation(outcome, fresh=True)
+    row = await pool.fetchrow(
+        "SELECT outcome, fresh FROM reserve_order($1, $2::bigint[], $3::bigint[])",
+        event.order_id,
+        [product_id for product_id, _ in items],
+        [quantity for _, quantity in items],
+    )
+    assert row is not None
+    return Reservation(row["outcome"], fresh=row["fresh"])
 
 
 async def project_result(pool: asyncpg.Pool, result: OrderResult) -> bool:
