@@ -11,25 +11,12 @@ TOPOLOGY = Topology(
     description="api accepts commands (202 after JetStream ack); an inventory consumer reserves "
     "stock idempotently; a projector updates order status",
     services=(
-        ServiceSpec(
-            name="api", module="targets.event_driven.api", wiring=_WIRING, cpus=1.0, memory_mb=256
-        ),
-        ServiceSpec(
-            name="inventory",
-            module="targets.event_driven.inventory",
-            wiring=_WIRING,
-            depends_on=("api",),
-            cpus=0.5,
-            memory_mb=256,
-        ),
-        ServiceSpec(
-            name="projector",
-            module="targets.event_driven.projector",
-            wiring=_WIRING,
-            depends_on=("api",),
-            cpus=0.5,
-            memory_mb=256,
-        ),
+        ServiceSpec(name="api", module="targets.event_driven.api", wiring=_WIRING,
+                    cpus=1.0, memory_mb=256),
+        ServiceSpec(name="inventory", module="targets.event_driven.inventory", wiring=_WIRING,
+                    depends_on=("api",), cpus=0.5, memory_mb=256),
+        ServiceSpec(name="projector", module="targets.event_driven.projector", wiring=_WIRING,
+                    depends_on=("api",), cpus=0.5, memory_mb=256),
     ),
     entry="api",
     infra=(
