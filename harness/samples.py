@@ -36,10 +36,14 @@ def empty_samples() -> pd.DataFrame:
 
 
 def _typed(table: pa.Table) -> pd.DataFrame:
+    for column in _CATEGORICAL:  # repetitive strings: dictionary-encode before pandas sees them
+        index = table.schema.get_field_index(column)
+        values = table.column(column)
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(pa.string())
+        table = table.set_column(index, column, pc.dictionary_encode(pc.fill_null(values, "")))
     frame = table.to_pandas()
     frame["ok"] = frame["ok"].astype(bool)
-    for column in _CATEGORICAL:
-        frame[column] = frame[column].fillna("").astype("category")
     return frame
 
 
@@ -74,8 +78,9 @@ def write_parquet(samples: pd.DataFrame, path: Path) -> Path:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    """Samples written by ``write_parquet``."""
-    return pq.read_table(path).to_pandas()
+    """Samples written by ``write_parquet`` (string columns come back as categoricals)."""
+    table = pq.read_table(path, read_dictionary=list(_CATEGORICAL))
+    return _typed(table)
 
 
 class SampleTail:

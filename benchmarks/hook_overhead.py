@@ -1,0 +1,117 @@
+"""Figure: the raw-sample hook's overhead — Locust RPS with and without it, same target, one run.
+
+    .venv/bin/python benchmarks/hook_overhead.py [--target monolith] [--seconds 15] [--rounds 2] [--users 10]
+
+Starts the target once (local backend, target cpus from bench.toml), seeds it, then runs
+Locust alternately WITH the hook (writing samples files) and WITHOUT it (the same
+locustfile with an empty samples_dir), ``--rounds`` times each, pinned to the generator's
+cpus. Reports Locust's own requests/s for each and the generator's CPU time per request
+(children rusage), which shows the hook's cost even when the target, not the generator,
+limits throughput. Goal: RPS with the hook >= 90% of RPS without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import os
+import resource
+import subprocess
+import tempfile
+from pathlib import Path
+
+from harness.backends import deploy_settings, get_backend
+from harness.config import Profile, Stage, load_config
+from harness.load import LoadPlan, locust_command, usable_cpus
+from harness.registry import get_topology
+from harness.seed import seed_target
+from scenarios.settings import ENV_VAR, ScenarioSettings
+
+
+def one_run(plan: LoadPlan, hook: bool, directory: Path) -> tuple[float, int, float]:
+    """(requests/s, requests, generator CPU seconds) of one Locust run."""
+    settings = dataclasses.replace(plan.settings, samples_dir=str(directory / "samples") if hook else "")
+    path = directory / "scenario.json"
+    path.write_text(settings.to_json(), encoding="utf-8")
+    prefix = directory / "stats"
+    cpus = usable_cpus(plan.generator_cpus)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(  # noqa: S603
+        [*locust_command(plan), "--csv", str(prefix)], env={**os.environ, ENV_VAR: str(path)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,  # noqa: PLW1509
+        timeout=plan.profile.duration + 60,
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
+        total = next(row for row in csv.DictReader(handle) if row["Name"] == "Aggregated")
+    return float(total["Requests/s"]), int(total["Request Count"]), cpu
+
+
+def hook_cost_us(calls: int = 200_000) -> float:
+    """Microseconds per ``events.request`` call of the recorder (formatting + buffering + flush)."""
+    import time
+
+    from scenarios.hook import SampleRecorder
+
+    class Response:
+        status_code = 200
+
+    with tempfile.TemporaryDirectory() as tmp:
+        recorder = SampleRecorder(tmp)
+        response = Response()
+        context = {"user": "shopper-1"}
+        started = time.perf_counter()
+        for i in range(calls):
+            recorder.on_request("GET", "/products/{id}", 3.25, 512, response, context, None, 1.8e9 + i)
+            if i % 20_000 == 0:
+                recorder.flush()
+        recorder.flush()
+        return (time.perf_counter() - started) / calls * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", default="monolith")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--users", type=int, default=10)
+    args = parser.parse_args()
+    print(f"hook alone: {hook_cost_us():.2f} µs per recorded request")
+    config = load_config()
+    profile = Profile(warmup=0, stages=(Stage(duration=args.seconds, users=args.users, spawn_rate=args.users),))
+    with tempfile.TemporaryDirectory(prefix="archbench-hook-") as tmp:
+        work = Path(tmp)
+        settings = deploy_settings(config, args.target, "hook-overhead", work / "deploy")
+        with get_backend("local", config).up(get_topology(args.target), settings) as deployment:
+            seed = seed_target(deployment.url, config.seed, deployment.admin_username, deployment.admin_password)
+            sc = config.scenario
+            scenario = ScenarioSettings(
+                credentials=seed.credentials, product_ids=seed.product_ids,
+                weights={"list_products": sc.list_products, "view_product": sc.view_product,
+                         "place_order": sc.place_order, "read_order": sc.read_order, "login": sc.login},
+                page_size=sc.page_size, max_items_per_order=sc.max_items_per_order,
+                stages=[{"duration": args.seconds, "users": args.users, "spawn_rate": args.users}],
+            )
+            plan = LoadPlan(target=args.target, url=deployment.url, profile_name="hook", profile=profile,
+                            settings=scenario, workdir=work, generator_cpus=config.cpu.generator_cpus)
+            figures: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
+            for round_ in range(args.rounds):
+                for hook in (False, True):
+                    run_dir = work / f"r{round_}-{'hook' if hook else 'bare'}"
+                    run_dir.mkdir()
+                    figures[hook].append(one_run(plan, hook, run_dir))
+                    rps, count, cpu = figures[hook][-1]
+                    print(f"round {round_ + 1} {'with' if hook else 'without'} hook: {rps:.0f} req/s, "
+                          f"{count} requests, generator {cpu / max(count, 1) * 1e6:.0f} µs CPU/request")
+    mean = {h: sum(r for r, _, _ in runs) / len(runs) for h, runs in figures.items()}
+    cpu_per = {h: sum(c for _, _, c in runs) / max(1, sum(n for _, n, _ in runs)) for h, runs in figures.items()}
+    print(f"RPS with hook / without: {mean[True]:.0f} / {mean[False]:.0f} = {mean[True] / mean[False]:.1%}")
+    print(f"generator CPU per request with / without hook: {cpu_per[True] * 1e6:.0f} / "
+          f"{cpu_per[False] * 1e6:.0f} µs (+{(cpu_per[True] / cpu_per[False] - 1):.1%})")
+
+
+if __name__ == "__main__":
+    main()
