@@ -72,8 +72,8 @@ def grouped_percentiles(codes: np.ndarray, values: np.ndarray, groups: int, qs: 
     result = np.full((groups, len(qs)), np.nan)
     if len(values) == 0:
         return result
-    small = codes.astype(np.int16 if groups < 2**15 else np.int64, copy=False)
-    if len(small) > 1 and np.all(small[1:] >= small[:-1]):
+    small: np.ndarray = codes.astype(np.int16 if groups < 2**15 else np.int64, copy=False)
+    if len(small) > 1 and bool(np.all(np.diff(small) >= 0)):
         grouped = values  # already grouped (e.g. time bins of time-ordered samples)
     else:
         grouped = values[np.argsort(small, kind="stable")]
@@ -256,11 +256,11 @@ def planned_users(stages: Sequence[dict[str, Any]], seconds: int) -> list[int]:
         end += float(stage["duration"])
         boundaries.append((end, float(stage["users"]), float(stage["spawn_rate"])))
     for second in range(seconds):
-        stage = next(((u, r) for e, u, r in boundaries if second < e), None)
-        if stage is None:  # the shape stops after its last stage
+        active = next(((u, r) for e, u, r in boundaries if second < e), None)
+        if active is None:  # the shape stops after its last stage
             current = 0.0
         else:
-            target, rate = stage
+            target, rate = active
             if current < target:
                 current = min(target, current + rate)
             elif current > target:

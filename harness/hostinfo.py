@@ -27,7 +27,7 @@ def docker_version(timeout_s: float = 3.0) -> str | None:
     try:
         import docker
 
-        client = docker.from_env(timeout=int(timeout_s))
+        client = docker.from_env(timeout=int(timeout_s))  # type: ignore[attr-defined]
         try:
             return str(client.version().get("Version"))
         finally:

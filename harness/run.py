@@ -118,6 +118,7 @@ def run_benchmark(
         from harness.thresholds import parse_thresholds
 
         parse_thresholds(config.gate.thresholds)
+    backend: object = None
     if url is None:
         names = list(targets) or list(config.run.targets)
         for target in names:
@@ -149,7 +150,7 @@ def run_benchmark(
             try:
                 result = _run_one(config, target, url, pid, admin_user, admin_password, resolved,
                                   profile_name, run_dir, console, timings,
-                                  None if url is not None else backend)  # type: ignore[possibly-undefined]
+                                  backend)
             except _Interrupted as interrupted:
                 results["targets"][target] = interrupted.result
                 raise
