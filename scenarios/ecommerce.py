@@ -24,8 +24,9 @@ from typing import Any
 from locust import FastHttpUser, constant, constant_throughput, events, task
 
 from scenarios import hook
+from scenarios.plan import pacing
 from scenarios.settings import load_settings
-from scenarios.shapes import StagesShape, pacing
+from scenarios.shapes import StagesShape
 
 SETTINGS = load_settings()
 _CREDENTIALS = itertools.cycle(SETTINGS.credentials)

@@ -12,27 +12,7 @@ from typing import Any
 
 from locust import LoadTestShape
 
-
-def stage_at(stages: Sequence[dict[str, Any]], elapsed_s: float) -> tuple[int, dict[str, Any]] | None:
-    """(index, stage) active ``elapsed_s`` seconds into the run, or None once all are over."""
-    end = 0.0
-    for index, stage in enumerate(stages):
-        end += float(stage["duration"])
-        if elapsed_s < end:
-            return index, stage
-    return None
-
-
-def pacing(rate: float, stages: Sequence[dict[str, Any]]) -> float:
-    """Task runs per second per user for a constant total ``rate`` (requests/s).
-
-    Each user waits so that it runs ``rate / max_users`` tasks a second
-    (``locust.constant_throughput``); one task is one request in our scenario, so at full
-    user count the generator offers ``rate`` requests/s whatever the target's latency, as
-    long as latency stays under ``max_users / rate`` seconds.
-    """
-    peak = max(int(stage["users"]) for stage in stages)
-    return rate / peak
+from scenarios.plan import stage_at
 
 
 class StagesShape(LoadTestShape):
@@ -49,6 +29,3 @@ class StagesShape(LoadTestShape):
         return int(stage["users"]), float(stage["spawn_rate"])
 
 
-def make_shape(stages: Sequence[dict[str, Any]]) -> type[StagesShape]:
-    """A concrete shape class for ``stages`` (Locust picks up the one class in the locustfile)."""
-    return type("ProfileShape", (StagesShape,), {"stages": tuple(stages), "abstract": False})
