@@ -60,7 +60,7 @@ log = logging.getLogger("targets.event_driven.api")
 
 CONFIG = web.AppKey("config", ServiceConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
-JETSTREAM = web.AppKey("jetstream", JetStreamContext)
+BUS = web.AppKey("bus", events.Bus)
 
 USERNAME = re.compile(r"[A-Za-z0-9_.-]+")
 MAX_ITEMS = 20
@@ -169,6 +169,8 @@ async def create_order(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[CONFIG].token_secret)
     items = parse_items(await read_json_object(request))
     pool = request.app[POOL]
+    if not request.app[BUS].connected:  # fail fast instead of waiting for the PubAck timeout
+        raise UNAVAILABLE
     order_id = uuid.uuid4()
     try:
         await store.insert_pending_order(pool, order_id, claims.user_id, items)
@@ -179,7 +181,7 @@ async def create_order(request: web.Request) -> web.Response:
         raise ApiError(401, "unauthorized", "invalid or expired token") from None
     event = events.OrderPlaced(order_id=order_id, user_id=claims.user_id, items=tuple(items))
     try:
-        await events.publish_order_placed(request.app[JETSTREAM], event)
+        await events.publish_order_placed(request.app[BUS].js, event)
     except Exception as exc:  # noqa: BLE001 - any failure: the event may not be stored
         log.warning("publishing OrderPlaced %s failed: %s", order_id, exc)
         try:
@@ -246,7 +248,7 @@ def redrive_context(older_than_s: float) -> Callable[[web.Application], AsyncIte
         while True:
             await asyncio.sleep(older_than_s / 3)
             try:
-                await redrive_stale_orders(app[POOL], app[JETSTREAM], older_than_s)
+                await redrive_stale_orders(app[POOL], app[BUS].js, older_than_s)
             except Exception as exc:  # noqa: BLE001 - retried at the next sweep
                 log.warning("re-publishing stale orders failed: %s", exc)
 
@@ -268,7 +270,7 @@ async def database(app: web.Application) -> None:
 
 
 async def nats(app: web.Application) -> None:
-    await events.check_nats(app[JETSTREAM])
+    await events.check_nats(app[BUS])
 
 
 def create_app(config: ServiceConfig) -> web.Application:
@@ -284,7 +286,7 @@ def create_app(config: ServiceConfig) -> web.Application:
             POOL, config.database_url, config.db_pool_size, schema=SCHEMA, on_ready=on_ready
         )
     )
-    app.cleanup_ctx.append(events.nats_context(JETSTREAM, config.nats_url, config.service_name))
+    app.cleanup_ctx.append(events.nats_context(BUS, config.nats_url, config.service_name))
     app.cleanup_ctx.append(redrive_context(redrive_after_s()))
     app.add_routes(
         [

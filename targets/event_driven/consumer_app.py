@@ -77,7 +77,7 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 HandlerFactory = Callable[[ConsumerContext], events.Handler]
 
 POOL = web.AppKey("pool", asyncpg.Pool)
-JETSTREAM = web.AppKey("jetstream", JetStreamContext)
+BUS = web.AppKey("bus", events.Bus)
 CONSUMER = web.AppKey("consumer", asyncio.Task)
 
 
@@ -98,15 +98,22 @@ def create_consumer_app(
     app.cleanup_ctx.append(
         pool_context(POOL, config.database_url, config.db_pool_size, schema=SCHEMA)
     )
-    app.cleanup_ctx.append(events.nats_context(JETSTREAM, config.nats_url, config.service_name))
+    app.cleanup_ctx.append(events.nats_context(BUS, config.nats_url, config.service_name))
+
+    async def consume_forever(context: ConsumerContext) -> None:
+        handler = make_handler(context)
+        while True:  # e.g. NATS restarting while the consumer binds: try again
+            try:
+                await events.run_consumer(
+                    context.js, consumer, handler, concurrency=settings.concurrency
+                )
+            except Exception:
+                log.exception("consumer %s failed; restarting it in 1 s", durable)
+                await asyncio.sleep(1.0)
 
     async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
-        context = ConsumerContext(pool=app[POOL], js=app[JETSTREAM], settings=settings)
-        task = asyncio.create_task(
-            events.run_consumer(
-                context.js, consumer, make_handler(context), concurrency=settings.concurrency
-            )
-        )
+        context = ConsumerContext(pool=app[POOL], js=app[BUS].js, settings=settings)
+        task = asyncio.create_task(consume_forever(context))
         task.add_done_callback(_log_failure)
         app[CONSUMER] = task
         yield
@@ -120,7 +127,7 @@ def create_consumer_app(
         await check_pool(app[POOL])
 
     async def nats(app: web.Application) -> None:
-        await events.check_nats(app[JETSTREAM])
+        await events.check_nats(app[BUS])
 
     async def consumer_loop(app: web.Application) -> None:
         if app[CONSUMER].done():

@@ -18,8 +18,8 @@ cover everything outside it.
 
 Public API: ``STREAM``, subjects, ``OrderPlaced``, ``OrderResult``,
 ``connect``, ``ensure_stream``, ``publish_order_placed``, ``publish_order_result``,
-``consumer_config``, ``ensure_consumer``, ``run_consumer``, ``nats_context``,
-``check_nats``.
+``consumer_config``, ``ensure_consumer``, ``run_consumer``, ``Bus``,
+``nats_context``, ``check_nats``.
 """
 
 from __future__ import annotations
@@ -129,17 +129,30 @@ async def connect(url: str, name: str) -> NatsClient:
     )
 
 
+@dataclass(frozen=True)
+class Bus:
+    """A service's NATS connection and its JetStream context."""
+
+    nc: NatsClient
+    js: JetStreamContext
+
+    @property
+    def connected(self) -> bool:
+        """False while the connection is down (JetStream calls would only time out)."""
+        return bool(self.nc.is_connected)
+
+
 def nats_context(
-    key: web.AppKey[JetStreamContext], url: str, name: str
+    key: web.AppKey[Bus], url: str, name: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A ``cleanup_ctx`` function: connect, ensure the stream, store JetStream in ``app[key]``."""
+    """A ``cleanup_ctx`` function: connect, ensure the stream, store the ``Bus`` in ``app[key]``."""
 
     async def nats_ctx(app: web.Application) -> AsyncIterator[None]:
         nc = await connect(url, name)
         try:
             js = nc.jetstream()
             await ensure_stream(js)
-            app[key] = js
+            app[key] = Bus(nc=nc, js=js)
             yield
         finally:
             await nc.close()
@@ -147,9 +160,11 @@ def nats_context(
     return nats_ctx
 
 
-async def check_nats(js: JetStreamContext) -> None:
+async def check_nats(bus: Bus) -> None:
     """Raise unless NATS is connected and the stream answers (for health checks)."""
-    await js.stream_info(STREAM)
+    if not bus.connected:
+        raise ConnectionError("not connected to NATS")
+    await bus.js.stream_info(STREAM)
 
 
 async def ensure_stream(js: JetStreamContext) -> None:
