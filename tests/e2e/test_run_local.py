@@ -6,6 +6,7 @@ to 8 s of load (``--duration``) to keep CI quick.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -55,3 +56,66 @@ def test_smoke_run_over_all_targets_on_the_local_backend(tmp_path: Path) -> None
     assert event_driven is not None and event_driven["count"] > 0 and event_driven["p50_ms"] is not None
     assert results["targets"]["monolith"]["integrity"]["time_to_final"] is None
     assert (run_dir / "index.html").is_file()
+
+
+def test_bring_your_own_target_by_url_with_pid_sampling(tmp_path: Path) -> None:
+    """`bench run --url` drives a service we did not start (here: a monolith started aside)."""
+    from rich.console import Console
+
+    from harness.backends import deploy_settings, get_backend
+    from harness.config import load_config
+    from harness.registry import get_topology
+    from harness.run import run_benchmark, run_exit_code
+
+    config = load_config()
+    settings = deploy_settings(config, "monolith", "byo", tmp_path / "deploy")
+    with get_backend("local", config).up(get_topology("monolith"), settings) as deployment:
+        pid = deployment.pids("app")[0]  # type: ignore[attr-defined]
+        run_dir = run_benchmark(
+            config, (), profile="smoke", duration=6.0, out=tmp_path / "reports", url=deployment.url + "/",
+            name="mine", pid=pid, admin_user=deployment.admin_username,
+            admin_password=deployment.admin_password, console=Console(file=io.StringIO()),
+        )
+    results = load_results(run_dir)
+    assert schema_problems(results) == []
+    target = results["targets"]["mine"]
+    assert target["backend"] == "external" and target["url"] == deployment.url
+    assert target["summary"]["requests"] > 0
+    assert target["integrity"]["ok"] and target["integrity"]["lost"] == 0
+    assert [s["name"] for s in target["resources"]["services"]] == ["mine"]  # sampled by --pid
+    assert target["resources"]["services"][0]["cpu_seconds"] > 0
+    assert run_exit_code(run_dir, config, gate=False) == 0
+
+
+def test_ctrl_c_stops_load_tears_down_and_keeps_the_partial_result(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import psutil
+
+    out = tmp_path / "reports"
+    process = subprocess.Popen(
+        [*BENCH, "run", "monolith", "--profile", "smoke", "--backend", "local", "--duration", "60s",
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    samples = None
+    while time.monotonic() < deadline and samples is None:
+        time.sleep(0.5)
+        samples = next(iter(out.glob("*/monolith/work/samples/samples-*.tsv")), None)
+        assert process.poll() is None, process.communicate()
+    assert samples is not None, "load never started"
+    time.sleep(3)
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    results = load_results(out / "latest")
+    target = results["targets"]["monolith"]
+    assert not target["valid"]["ok"] and "interrupted" in target["valid"]["reasons"][0]
+    assert target["summary"]["requests"] > 0
+    assert results["finished_at"] is not None
+    assert schema_problems(results) == []
+    survivors = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert survivors == [], [c.cmdline() for c in survivors]
