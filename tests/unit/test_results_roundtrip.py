@@ -121,3 +121,21 @@ def test_endpoints_csv_spreads_failure_classes_into_columns(tmp_path: Path) -> N
     row = frame.set_index("name").loc["GET /products"]
     assert row["failures_5xx"] == 1 and row["failures_timeout"] == 0
     assert np.isclose(row["p50_ms"], 7.0)
+
+
+def test_write_atomic_files_are_readable_by_others(tmp_path: Path) -> None:
+    """Reports are shared: write_atomic must not leave mkstemp's 0600 mode behind."""
+    import os
+    import stat
+
+    from harness.results import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "index.html"
+        write_atomic(target, "<p>ok</p>")
+    finally:
+        os.umask(old)
+    assert target.read_text(encoding="utf-8") == "<p>ok</p>"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
