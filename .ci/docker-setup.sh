@@ -71,31 +71,45 @@ PACKAGES="ca-certificates,python3,python3-pip,python3-venv,python-is-python3,pos
 CA_BUNDLE=$(pip config get global.cert 2>/dev/null || true)
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
-# The recipe: everything that shapes the stand-ins. Changing it rebuilds them.
-RECIPE=$(
+# ROOTFS_KEY: what shapes the shared rootfs (cached tarball, base image). Each stand-in's
+# label (recipe_of) adds what that image adds (a file, its config): changing either rebuilds
+# only the images concerned.
+ROOTFS_KEY=$(
     {
-        echo "$SUITE $MIRROR $PACKAGES"
-        sed -n '/^# -- 3/,$p' "$0"
+        echo "rootfs-v1 $SUITE $MIRROR $PACKAGES"
         sha256sum "$CA_BUNDLE" 2>/dev/null || true
     } | sha256sum | cut -c1-16
 )
-BASE_TAG="archbench/standin-base:$RECIPE"
+BASE_TAG="archbench/standin-base:$ROOTFS_KEY"
 
-needs_build() {  # tag -> 0 when it must be (re)built
+recipe_of() {  # file ("" for none), --change instructions -> the stand-in's label value
+    { echo "$ROOTFS_KEY"; [[ -z "$1" ]] || cat "$1"; shift; printf '%s\n' "$@"; } \
+        | sha256sum | cut -c1-16
+}
+needs_build() {  # tag, wanted recipe -> 0 when it must be (re)built
     local label
     if ! label=$(docker image inspect --format '{{index .Config.Labels "archbench.standin"}}' "$1" 2>/dev/null); then
         return 0  # missing
     fi
-    [[ -n "$label" && "$label" != "<no value>" && "$label" != "$RECIPE" ]]
+    [[ -n "$label" && "$label" != "<no value>" && "$label" != "$2" ]]
 }
+PY_CHANGES=(--change 'ENTRYPOINT []' --change 'CMD ["python3"]')
+PG_FILE=.ci/postgres-entrypoint.sh
+PG_CHANGES=(--change 'ENV PGDATA=/var/lib/postgresql/data'
+    --change 'ENTRYPOINT ["postgres-entrypoint.sh"]' --change 'CMD ["postgres"]')
+NATS_CHANGES=(--change 'ENTRYPOINT ["nats-server"]' --change 'CMD []')
+PY_RECIPE=$(recipe_of "" "${PY_CHANGES[@]}")
+PG_RECIPE=$(recipe_of "$PG_FILE" "${PG_CHANGES[@]}")
+NATS_RECIPE=$(recipe_of "" "${NATS_CHANGES[@]}")
 
-if ! needs_build "$PY_TAG" && ! needs_build "$PG_TAG" && ! needs_build "$NATS_TAG"; then
+if ! needs_build "$PY_TAG" "$PY_RECIPE" && ! needs_build "$PG_TAG" "$PG_RECIPE" \
+    && ! needs_build "$NATS_TAG" "$NATS_RECIPE"; then
     say "images present: $PY_TAG $PG_TAG $NATS_TAG (nothing to do)"
     exit 0
 fi
 
 # -- 3. the shared rootfs (cached tarball) ----------------------------------------------------
-TARBALL="$CACHE/rootfs-$SUITE-$RECIPE.tar"
+TARBALL="$CACHE/rootfs-$SUITE-$ROOTFS_KEY.tar"
 if ! docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
     if [[ ! -s "$TARBALL" ]]; then
         command -v debootstrap >/dev/null 2>&1 || {
@@ -121,50 +135,6 @@ if ! docker image inspect "$BASE_TAG" >/dev/null 2>&1; then
         rm -f "$ROOT"/usr/lib/python3*/EXTERNALLY-MANAGED
         # postgres: the package's default cluster is dead weight; our entrypoint makes its own.
         rm -rf "$ROOT/var/lib/postgresql/"* "$ROOT/etc/postgresql/"*
-        PGBIN=$(ls -d "$ROOT"/usr/lib/postgresql/*/bin | head -n 1)
-        PGBIN=${PGBIN#"$ROOT"}
-        cat >"$ROOT/usr/local/bin/docker-entrypoint.sh" <<EOF
-#!/bin/bash
-# Stand-in for the official postgres image's entrypoint: POSTGRES_USER (default
-# postgres), POSTGRES_PASSWORD, POSTGRES_DB (default \$POSTGRES_USER) and
-# POSTGRES_MULTIPLE_DATABASES (comma-separated extras) are honoured on first start;
-# arguments starting with "-" are passed to postgres.
-set -euo pipefail
-PGBIN=$PGBIN
-EOF
-        cat >>"$ROOT/usr/local/bin/docker-entrypoint.sh" <<'EOF'
-export PATH="$PGBIN:$PATH"
-if [[ $# -eq 0 || "${1#-}" != "$1" ]]; then set -- postgres "$@"; fi
-if [[ "$1" != postgres ]]; then exec "$@"; fi
-shift
-PGDATA=${PGDATA:-/var/lib/postgresql/data}
-USER_NAME=${POSTGRES_USER:-postgres}
-mkdir -p "$PGDATA" /var/run/postgresql
-chown postgres:postgres "$PGDATA" /var/run/postgresql
-chmod 700 "$PGDATA"
-as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups -- "$@"; }
-if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
-    if [[ -z "${POSTGRES_PASSWORD:-}" ]]; then
-        echo "error: POSTGRES_PASSWORD is not set" >&2
-        exit 1
-    fi
-    pwfile=$(mktemp)
-    printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
-    chown postgres "$pwfile"
-    as_postgres initdb -D "$PGDATA" -U "$USER_NAME" --pwfile="$pwfile" \
-        --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >/dev/null
-    rm -f "$pwfile"
-    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
-    dbs="${POSTGRES_DB:-$USER_NAME},${POSTGRES_MULTIPLE_DATABASES:-}"
-    for db in ${dbs//,/ }; do
-        [[ "$db" == postgres ]] && continue
-        echo "CREATE DATABASE \"$db\" OWNER \"$USER_NAME\"" \
-            | as_postgres postgres --single -D "$PGDATA" -j postgres >/dev/null
-    done
-fi
-exec setpriv --reuid=postgres --regid=postgres --init-groups -- postgres -D "$PGDATA" "$@"
-EOF
-        chmod 755 "$ROOT/usr/local/bin/docker-entrypoint.sh"
         rm -rf "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* \
             "$ROOT"/usr/share/doc/* "$ROOT"/usr/share/man/*
         say "packing rootfs -> $TARBALL"
@@ -179,28 +149,30 @@ EOF
     docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' \
-        --change "LABEL archbench.standin=$RECIPE" \
+        --change "LABEL archbench.standin=$ROOTFS_KEY" \
         "$TARBALL" "$BASE_TAG" >/dev/null
 fi
 
 # -- 4. three tags from the one base layer ---------------------------------------------------
-commit_standin() {  # tag, then --change instructions
-    local tag=$1 container
-    shift
-    if ! needs_build "$tag"; then
+commit_standin() {  # tag, recipe, file to add at /usr/local/bin/ ("" for none), --change ...
+    local tag=$1 recipe=$2 file=$3 container
+    shift 3
+    if ! needs_build "$tag" "$recipe"; then
         say "$tag present"
         return
     fi
     container=$(docker create "$BASE_TAG" true)
-    docker commit "$@" --change "LABEL archbench.standin=$RECIPE" "$container" "$tag" >/dev/null
+    if [[ -n "$file" ]]; then
+        docker cp "$file" "$container:/usr/local/bin/$(basename "$file")"
+    fi
+    docker commit "$@" --change "LABEL archbench.standin=$recipe" "$container" "$tag" >/dev/null
     docker rm "$container" >/dev/null
     say "built stand-in $tag"
 }
-commit_standin "$PY_TAG" --change 'ENTRYPOINT []' --change 'CMD ["python3"]'
-commit_standin "$PG_TAG" --change 'ENV PGDATA=/var/lib/postgresql/data' \
-    --change 'ENTRYPOINT ["docker-entrypoint.sh"]' --change 'CMD ["postgres"]'
-commit_standin "$NATS_TAG" --change 'ENTRYPOINT ["nats-server"]' --change 'CMD []'
-# Drop older stand-in bases (the tags above moved to the new one).
+commit_standin "$PY_TAG" "$PY_RECIPE" "" "${PY_CHANGES[@]}"
+commit_standin "$PG_TAG" "$PG_RECIPE" "$PG_FILE" "${PG_CHANGES[@]}"
+commit_standin "$NATS_TAG" "$NATS_RECIPE" "" "${NATS_CHANGES[@]}"
+# Drop older stand-in bases and rootfs tarballs (the tags above moved to the new ones).
 docker image ls --format '{{.Repository}}:{{.Tag}}' archbench/standin-base \
     | grep -vx "$BASE_TAG" | xargs -r docker rmi >/dev/null 2>&1 || true
 find "$CACHE" -maxdepth 1 -name 'rootfs-*.tar' ! -name "$(basename "$TARBALL")" -delete

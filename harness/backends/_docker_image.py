@@ -9,6 +9,7 @@ label matches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import tarfile
@@ -131,7 +132,11 @@ def ensure_targets_image(
     started = time.monotonic()
     files = context_files(root)
     try:
-        client.images.build(
+        previous = client.images.get(tag).id
+    except docker.errors.ImageNotFound:
+        previous = None
+    try:
+        image, _ = client.images.build(
             fileobj=context_tar(files, root),
             custom_context=True,
             dockerfile=DOCKERFILE,
@@ -155,4 +160,8 @@ def ensure_targets_image(
         raise BenchError(
             f"docker: building {tag} did not finish: {error}; raise [docker] build_timeout"
         ) from None
+    if previous is not None and previous != image.id:
+        # the superseded image: its dependency layer is shared, its sources layer is not
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(previous)  # fails (and stays) while a container uses it
     return True, time.monotonic() - started

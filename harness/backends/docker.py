@@ -331,8 +331,9 @@ class DockerBackend:
                 "POSTGRES_USER": wiring.db_user,
                 "POSTGRES_PASSWORD": wiring.db_password,
                 "POSTGRES_DB": databases[0] if databases else wiring.db_user,
-                # the stand-in image creates these too; the health check creates any missing
-                "POSTGRES_MULTIPLE_DATABASES": ",".join(databases),
+                # as the local backend: a throwaway cluster, C locale (the health check
+                # creates the other databases over a connection, like the local backend)
+                "POSTGRES_INITDB_ARGS": "--no-sync --locale=C",
             }
             command = ["-p", str(port), "-c", f"listen_addresses={LOOPBACK}",
                        "-c", "max_connections=300"]  # fmt: skip
