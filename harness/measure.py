@@ -173,6 +173,16 @@ def measure_target(config: Config, target: TargetUnderTest, profile_name: str, p
         )
     timings["integrity_s"] = time.monotonic() - clock
     valid = analysis.valid
+    if outcome is not None:
+        early = start_s + profile.duration - outcome.end_s
+        problems = []
+        if outcome.timed_out:
+            problems.append(f"Locust did not stop by itself and was killed; see {outcome.log}")
+        elif outcome.exit_code not in (0, None) or early > 2.0:
+            problems.append(f"the load generator stopped {early:.0f}s early (exit code "
+                            f"{outcome.exit_code}); see {outcome.log}")
+        if problems:
+            valid = {"ok": False, "reasons": [*problems, *valid["reasons"]]}
     if interrupted:
         valid = {"ok": False, "reasons": ["interrupted (Ctrl-C): partial measurement", *valid["reasons"]]}
     shutil.rmtree(work / "samples", ignore_errors=True)  # kept compressed in samples.parquet

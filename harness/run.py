@@ -136,7 +136,15 @@ def run_benchmark(
     out_dir = Path(out or config.run.out)
     run_id = new_run_id(name if url is None else None)
     run_dir = out_dir / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
+    suffix = 1
+    while True:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            break
+        except FileExistsError:  # two runs in the same second
+            suffix += 1
+            run_id = f"{new_run_id(name if url is None else None)}.{suffix}"
+            run_dir = out_dir / run_id
     _link_latest(out_dir, run_dir)
     results = Results(schema=SCHEMA, run_id=run_id, started_at=_now(), finished_at=None,
                       host=collect_host(), config=config_to_dict(config), targets={})

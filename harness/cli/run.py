@@ -36,7 +36,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--url", default=None, envvar="BENCH_URL",
               help="Drive an already-running service at http://127.0.0.1:PORT instead.  [env: BENCH_URL]")
 @click.option("--name", default=None, envvar="BENCH_NAME",
-              help="Name of the --url target in results (default: host-port).  [env: BENCH_NAME]")
+              help="Name of the --url target in results (default: host-port); without --url, a "
+                   "label added to the run id.  [env: BENCH_NAME]")
 @click.option("--pid", type=int, default=None, envvar="BENCH_PID",
               help="Process id of the --url service, to sample its CPU and memory.  [env: BENCH_PID]")
 @click.option("--admin-user", default=None, envvar="BENCH_ADMIN_USER",
