@@ -10,6 +10,7 @@ no orphans behind.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -135,11 +136,30 @@ class ManagedProcess:
             self._close_log()
             raise BenchError(f"{spec.name}: could not start {spec.argv[0]}: {error}") from None
 
+    def exit_status(self) -> int | None:
+        """The leader's exit status once it exited (negative: killed by that signal), else None.
+
+        Looks without reaping (``WNOWAIT``): until ``stop`` reaps the leader its PID, and so
+        its process-group id, cannot be reused by another process, which keeps ``killpg`` safe.
+        """
+        popen = self.popen
+        if popen is None:
+            return None
+        if popen.returncode is not None:
+            return popen.returncode
+        try:
+            info = os.waitid(os.P_PID, popen.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:  # reaped behind our back: Popen reports what it can
+            return popen.poll()
+        if info is None:
+            return None
+        return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+
     def running(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
+        return self.popen is not None and self.exit_status() is None
 
     def processes(self) -> list[psutil.Process]:
-        """The leader and all its live descendants."""
+        """The leader and all its live descendants (empty once the leader exited)."""
         if not self.running():
             return []
         assert self.popen is not None
@@ -166,43 +186,52 @@ class ManagedProcess:
         return ResourceReading(name=name or self.name, time=time.time(), cpu_seconds=cpu, rss_bytes=rss)
 
     def stop(self, timeout: float | None = None, *, discard: bool = False) -> None:
-        """Signal, wait up to ``timeout`` seconds (default: the spec's), SIGKILL what is left.
+        """Signal, wait up to ``timeout`` seconds (default: the spec's), SIGKILL what is left, reap.
 
         ``discard``: its data is deleted next, so use the spec's ``discard_signal`` if any.
         """
-        if self.popen is None:
+        popen = self.popen
+        if popen is None or popen.returncode is not None:  # never started, or already reaped
+            self._close_log()
             return
         if timeout is None:
             timeout = self.spec.stop_timeout
         signum = self.spec.stop_signal
         if discard and self.spec.discard_signal is not None:
             signum = self.spec.discard_signal
-        popen = self.popen
-        tree = self.processes()
-        if popen.poll() is None or tree:
-            try:
-                if self.spec.signal_group:
-                    os.killpg(popen.pid, signum)
-                else:
-                    os.kill(popen.pid, signum)
-            except ProcessLookupError:
-                pass
-            deadline = time.monotonic() + timeout
-            try:
-                popen.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-            _, alive = psutil.wait_procs(tree, timeout=max(0.0, deadline - time.monotonic()))
-            if popen.poll() is None or alive:
-                _kill_all(popen.pid, alive)
-                try:
-                    popen.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-                psutil.wait_procs(alive, timeout=5)
-        # A group member that outlived its leader (e.g. a worker that ignored SIGTERM).
-        _kill_group(popen.pid)
+        deadline = time.monotonic() + timeout
+        # Descendants and group members other than the leader (psutil's wait() on our own child
+        # would reap it too early); members whose leader already died are found by group id.
+        others = {proc.pid: proc for proc in self.processes() if proc.pid != popen.pid}
+        others.update((proc.pid, proc) for proc in _group_members(popen.pid))
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if self.spec.signal_group:
+                os.killpg(popen.pid, signum)
+            else:
+                os.kill(popen.pid, signum)
+        while self.exit_status() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive = _wait_gone(list(others.values()), deadline)
+        # The leader is not reaped yet, so its group id is still ours: kill whatever is left in
+        # the group, plus descendants that left it (setsid), checked by psutil's identity test.
+        self.kill()
+        for proc in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
+        _wait_gone(alive + _group_members(popen.pid), time.monotonic() + 5)
+        try:
+            popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # stuck in the kernel (D state): nothing more to do
+            pass
         self._close_log()
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once (a crash, not a shutdown); does not reap."""
+        popen = self.popen
+        if popen is None or popen.returncode is not None:
+            return  # reaped: the group id may belong to someone else now
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(popen.pid, signal.SIGKILL)
 
     def _close_log(self) -> None:
         if self._log is not None:
@@ -210,20 +239,33 @@ class ManagedProcess:
             self._log = None
 
 
-def _kill_all(pgid: int, processes: list[psutil.Process]) -> None:
-    _kill_group(pgid)
-    for proc in processes:
-        try:
-            proc.kill()
-        except psutil.NoSuchProcess:
-            pass
+def _group_members(pgid: int) -> list[psutil.Process]:
+    """Live processes of process group ``pgid`` other than its leader."""
+    members = []
+    for proc in psutil.process_iter():
+        if proc.pid == pgid:
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.getpgid(proc.pid) == pgid and _alive(proc):
+                members.append(proc)
+    return members
 
 
-def _kill_group(pgid: int) -> None:
+def _alive(proc: psutil.Process) -> bool:
+    """Running and not a zombie (a zombie has finished; only its parent's wait is missing)."""
     try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(processes: list[psutil.Process], deadline: float) -> list[psutil.Process]:
+    """Wait until every process has exited or ``deadline`` (time.monotonic()); the survivors."""
+    alive = [proc for proc in processes if _alive(proc)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [proc for proc in alive if _alive(proc)]
+    return alive
 
 
 def _child_setup(parent_pid: int, cpus: frozenset[int], death_signal: int) -> Callable[[], None]:

@@ -88,9 +88,7 @@ class LocalDeployment:
     def kill_service(self, name: str) -> None:
         """SIGKILL instance ``name``'s whole process group at once (a crash, not a shutdown)."""
         process = self._process(name)
-        if process.pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
         process.stop(timeout=5)
 
     def start_service(self, name: str) -> float:
@@ -319,8 +317,7 @@ def _start_and_wait(
     if not outcome:
         return
     if outcome == "exited":
-        code = process.popen.returncode if process.popen is not None else None
-        what = f"exited with code {code} before it was healthy"
+        what = f"exited with code {process.exit_status()} before it was healthy"
     else:
         what = f"not healthy after {timeout:g}s (health_timeout)"
     where = f" ({process.spec.log_path})" if logs_kept else ""

@@ -95,7 +95,15 @@ def test_monolith_deployment_api(workdir: Path, own_children: set[int], tmp_path
                        for pid in app_pids)
         assert deployment.start_service("app") > 0
         assert _health(deployment.url) == 200
-        assert set(deployment.pids("app")).isdisjoint(app_pids)
+        restarted = deployment.pids("app")
+        assert set(restarted).isdisjoint(app_pids)
+
+        deployment.kill_service("app")  # a crash: SIGKILL to every process at once
+        assert deployment.pids("app") == [] and _health(deployment.url) == -1
+        assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                       for pid in restarted)
+        deployment.start_service("app")
+        assert _health(deployment.url) == 200
 
         with pytest.raises(BenchError, match="no instance 'nope'.*postgres, app"):
             deployment.logs("nope")
@@ -137,6 +145,26 @@ def test_unhealthy_service_that_ignores_sigterm_is_killed(
     assert message.startswith("broken: not healthy after 2s (health_timeout)")
     assert "stubborn: listening nowhere" in message
     assert _leftovers(own_children) == []
+    assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
+def test_orphans_of_a_crashed_service_are_killed(workdir: Path, tmp_path: Path) -> None:
+    """The leader dies and leaves a child behind (reparented to init): its group still goes."""
+    pid_file = tmp_path / "orphan.pid"
+    (tmp_path / "crashing_service.py").write_text(
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(3600)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "sys.exit(3)\n"
+    )
+    topology = _one_service_topology("crashing_service", tmp_path)
+    settings = DeploySettings(run_id="t", workdir=workdir, health_timeout=30)
+    with pytest.raises(BenchError, match="broken: exited with code 3"), \
+            LocalBackend().up(topology, settings):
+        pytest.fail("a crashing service must not come up")
+    orphan = int(pid_file.read_text())
+    assert not psutil.pid_exists(orphan) or psutil.Process(orphan).status() == "zombie"
     assert list(workdir.iterdir()) == []
 
 
