@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,3 +101,47 @@ def test_children_die_with_a_sigkilled_harness(private_tmp: Path) -> None:
     proc.communicate(timeout=30)
     _, alive = psutil.wait_procs(descendants, timeout=30)
     assert _still_running(alive) == []
+
+
+@pytest.mark.timeout(180)
+def test_ctrl_c_while_starting_tears_down(private_tmp: Path) -> None:
+    """Interrupted while PostgreSQL starts (before anything is healthy): still nothing left."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from harness.cli import main; main()", "up", "event-driven",
+         "--backend", "local"],
+        cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(private_tmp)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen: dict[int, psutil.Process] = {}
+    try:
+        parent = psutil.Process(proc.pid)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            for child in parent.children(recursive=True):
+                seen.setdefault(child.pid, child)
+            if any("postgres -D" in " ".join(p.cmdline()) for p in _running(seen)):
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("postgres never started")
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "is up" not in stdout  # interrupted before the target was up
+    assert _still_running(list(seen.values())) == []
+    assert list(private_tmp.iterdir()) == []
+
+
+def _running(processes: dict[int, psutil.Process]) -> list[psutil.Process]:
+    alive = []
+    for process in processes.values():
+        try:
+            if process.is_running():
+                process.cmdline()
+                alive.append(process)
+        except psutil.Error:
+            continue
+    return alive
