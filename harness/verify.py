@@ -131,6 +131,9 @@ def format_deployment(deployment: Deployment, reason: str) -> str:
     ]
     for instance in deployment.instances:
         lines.append(f"    {instance.name:<10} {instance.role:<7} {instance.url}")
+    log_dir = getattr(deployment, "log_dir", None)  # local backend: where each instance logs
+    if log_dir is not None:
+        lines.append(f"  logs:     {log_dir}")
     startup = getattr(deployment, "startup_seconds", {}).get("total")
     if startup is not None:
         lines.append(f"  healthy after {startup:.1f} s")

@@ -70,7 +70,11 @@ class LocalDeployment:
     _extra_dirs: list[Path] = field(default_factory=list, repr=False)
 
     def read_resources(self) -> list[ResourceReading]:
-        """One reading per instance, now: cumulative CPU seconds and current RSS bytes of its tree."""
+        """One reading per instance, now: cumulative CPU seconds and current RSS bytes of its tree.
+
+        RSS is summed per process, so pages shared between them (PostgreSQL's shared
+        buffers, forked workers' copy-on-write pages) count once per process: an upper bound.
+        """
         return [self._processes[i.name].read_resources(i.name) for i in self.instances]
 
     def logs(self, name: str, lines: int = 40) -> str:
@@ -138,7 +142,8 @@ class LocalBackend:
         cpus = check_cpuset(settings.target_cpus) if settings.target_cpus.strip() else frozenset()
         settings.workdir.mkdir(parents=True, exist_ok=True)
         wiring = Wiring.allocate(topology, settings)
-        root = Path(tempfile.mkdtemp(prefix=f"archbench-{topology.target}-", dir=settings.workdir))
+        root = Path(tempfile.mkdtemp(prefix=f"archbench-{topology.target}-",
+                                     dir=settings.workdir.resolve()))  # fmt: skip
         log_dir = self.log_dir / topology.target if self.log_dir is not None else root / "logs"
         deployment = LocalDeployment(
             target=topology.target,
