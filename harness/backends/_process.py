@@ -18,6 +18,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -97,6 +98,10 @@ class ManagedProcess:
     """A started process tree: start, stop (always bounded), measure."""
 
     spec: ProcessSpec
+    # Thread that forks: PR_SET_PDEATHSIG fires when the *forking thread* exits, so a
+    # deployment forks from one thread of its own that lives as long as it does, not from
+    # whichever caller (e.g. an asyncio.to_thread worker) asked for a restart.
+    spawner: Executor | None = field(default=None, repr=False)
     popen: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
@@ -112,6 +117,12 @@ class ManagedProcess:
         """Start the process (new session, log file, pinned CPUs, parent-death signal)."""
         if self.running():
             return
+        if self.spawner is not None:
+            self.spawner.submit(self._spawn).result()
+        else:
+            self._spawn()
+
+    def _spawn(self) -> None:
         spec = self.spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = spec.log_path.open("ab")

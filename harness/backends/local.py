@@ -68,6 +68,10 @@ class LocalDeployment:
     _processes: dict[str, ManagedProcess] = field(default_factory=dict, repr=False)
     _checks: dict[str, Callable[[], bool]] = field(default_factory=dict, repr=False)
     _extra_dirs: list[Path] = field(default_factory=list, repr=False)
+    _spawner: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="archbench-spawn"),
+        repr=False,
+    )  # the one thread every process of this deployment is forked from (see ManagedProcess)
 
     def read_resources(self) -> list[ResourceReading]:
         """One reading per instance, now: cumulative CPU seconds and current RSS bytes of its tree.
@@ -197,6 +201,7 @@ def _add_processes(
         else:
             process, check = _plan_nats(port, wiring, root, log_path, base_env, cpus)
             url = f"nats://{LOOPBACK}:{port}"
+        process.spawner = deployment._spawner
         deployment._processes[spec.name] = process
         deployment._checks[spec.name] = check
         deployment.service_urls[spec.name] = url
@@ -215,6 +220,7 @@ def _add_processes(
             cpus=cpus,
             stop_timeout=SERVICE_STOP_TIMEOUT,
         ))  # fmt: skip
+        process.spawner = deployment._spawner
         deployment._processes[service.name] = process
         deployment._checks[service.name] = _http_check(url + service.health_path)
         deployment.service_urls[service.name] = url
@@ -333,11 +339,14 @@ def _start_and_wait(
 def _teardown(deployment: LocalDeployment) -> None:
     """Stop services in reverse start order, then infrastructure; delete temporary directories."""
     problems: list[str] = []
+    # A start interrupted by Ctrl-C may still be forking: let it finish so its process is known.
+    deployment._spawner.submit(lambda: None).result()
     for name, process in reversed(deployment._processes.items()):
         try:
             process.stop(discard=True)
         except Exception as error:  # noqa: BLE001 -- keep stopping the others
             problems.append(f"{name}: {error}")
+    deployment._spawner.shutdown(wait=True)
     for directory in (deployment.root, *deployment._extra_dirs):
         shutil.rmtree(directory, ignore_errors=True)
     if problems:

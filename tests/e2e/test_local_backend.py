@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -102,8 +104,15 @@ def test_monolith_deployment_api(workdir: Path, own_children: set[int], tmp_path
         assert deployment.pids("app") == [] and _health(deployment.url) == -1
         assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
                        for pid in restarted)
-        deployment.start_service("app")
+        # Restarted from a thread that then ends (as asyncio.to_thread may): the parent-death
+        # signal is tied to the forking thread, so the service must not die with this one.
+        restarter = threading.Thread(target=deployment.start_service, args=("app",))
+        restarter.start()
+        restarter.join()
+        survivors = deployment.pids("app")
+        time.sleep(1.0)
         assert _health(deployment.url) == 200
+        assert deployment.pids("app") == survivors
 
         with pytest.raises(BenchError, match="no instance 'nope'.*postgres, app"):
             deployment.logs("nope")
