@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 import socket
 import sys
 import time
@@ -56,6 +57,7 @@ LABEL_OWNER = "archbench.owner"
 LABEL_TARGET = "archbench.target"
 LABEL_INSTANCE = "archbench.instance"
 LABEL_ROLE = "archbench.role"
+LABEL_DEPLOYMENT = "archbench.deployment"  # unique per up(): two runs may share a run id
 SETUP_HINT = "bash .ci/docker-setup.sh"  # builds stand-in images where no registry answers
 
 
@@ -133,6 +135,7 @@ class DockerDeployment:
     instances: list[Instance]
     service_urls: dict[str, str]  # every instance -> its URL (no secrets)
     run_id: str
+    deployment_id: str  # label archbench.deployment of every container of this deployment
     health_timeout: float  # seconds
     startup_seconds: dict[str, float] = field(
         default_factory=dict
@@ -273,6 +276,7 @@ class DockerBackend:
             instances=[],
             service_urls={},
             run_id=settings.run_id,
+            deployment_id=secrets.token_hex(4),
             health_timeout=settings.health_timeout,
             _sampler=StatsSampler(client),
         )
@@ -280,6 +284,7 @@ class DockerBackend:
             LABEL_RUN: settings.run_id,
             LABEL_OWNER: owner_label(),
             LABEL_TARGET: topology.target,
+            LABEL_DEPLOYMENT: deployment.deployment_id,
         }
         try:
             for spec in topology.infra:
@@ -309,7 +314,11 @@ class DockerBackend:
         finally:
             with _signals_deferred():
                 try:
-                    remove_run(client, settings.run_id)
+                    found = client.containers.list(
+                        all=True,
+                        filters={"label": f"{LABEL_DEPLOYMENT}={deployment.deployment_id}"},
+                    )
+                    _remove(found)
                 except ENGINE_ERRORS as error:  # the engine went away: `bench down` cleans up later
                     print(f"archbench: docker teardown of run {settings.run_id} failed: {error}; "
                           "run `bench down`", file=sys.stderr)  # fmt: skip
@@ -381,7 +390,9 @@ class DockerBackend:
         **extra: Any,
     ) -> None:
         """Create and start one container, register it, wait until ``check`` passes."""
-        container_name = _container_name(settings.run_id, deployment.target, name)
+        container_name = _container_name(
+            settings.run_id, deployment.target, name, deployment.deployment_id
+        )
         try:
             container = client.containers.run(
                 image,
@@ -429,9 +440,10 @@ def _wait_healthy(container: Any, name: str, check: Callable[[], bool], timeout:
     raise BenchError(f"container {container.name} ({name}): {what}; last lines of its log:\n{log}")
 
 
-def _container_name(run_id: str, target: str, name: str) -> str:
-    safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", f"archbench-{run_id}-{target}-{name}")
-    return safe[:200]
+def _container_name(run_id: str, target: str, name: str, unique: str = "") -> str:
+    """``archbench-RUN-TARGET-NAME[-UNIQUE]`` with characters Docker refuses replaced by "-"."""
+    text = f"archbench-{run_id}-{target}-{name}" + (f"-{unique}" if unique else "")
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", text)[:200]
 
 
 def _image_present(client: Any, image: str) -> bool:

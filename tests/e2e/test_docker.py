@@ -9,14 +9,19 @@ images is a failure too (``bash .ci/docker-setup.sh`` builds stand-ins).
 - what each container looks like (host network, limits, CPU set, labels), that
   resource readings come from the stats API, and that teardown removes them;
 - a service that cannot start fails with its container's name and log lines;
-- reaping of dead runs' containers and ``bench down --run``.
+- reaping of dead runs' containers and ``bench down --run``;
+- ``bench run --backend docker --profile smoke`` on all three targets with integrity
+  ok, and Ctrl-C mid-load: no container of the run remains, partial results written.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,6 +48,7 @@ from harness.config import load_config
 from harness.contract import CHECK_NAMES, CheckResult, run_contract
 from harness.errors import BenchError
 from harness.registry import get_topology
+from harness.results import load_results, schema_problems
 from harness.topology import ServiceSpec, Topology
 
 TARGETS = ("monolith", "microservices", "event-driven")
@@ -257,3 +263,79 @@ def test_bench_down_removes_a_runs_containers(docker_client: Any) -> None:
             container.remove(force=True)
         except ENGINE_ERRORS:
             pass
+
+
+BENCH = [str(Path(sys.executable).parent / "bench")]
+
+
+def test_bench_run_smoke_on_the_docker_backend(backend: DockerBackend, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    done = subprocess.run(
+        [*BENCH, "run", "monolith", "microservices", "event-driven", "--profile", "smoke",
+         "--backend", "docker", "--duration", "8s", "--out", str(out)],
+        capture_output=True, text=True, timeout=540, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    run_dir = Path(done.stdout.strip().splitlines()[-1])
+    results = load_results(run_dir)
+    assert schema_problems(results) == []
+    assert results["host"]["docker"], results["host"]
+    assert set(results["targets"]) == set(TARGETS)
+    for name, target in results["targets"].items():
+        assert target["backend"] == "docker", name
+        assert target["summary"]["requests"] > 0, name
+        assert target["integrity"]["ok"], (name, target["integrity"]["reasons"])
+        assert target["integrity"]["lost"] == 0, name
+        assert target["integrity"]["acknowledged"] > 0, name
+        topology = get_topology(name)
+        expected = {s.name for s in topology.services} | {i.name for i in topology.infra}
+        sampled = {s["name"] for s in target["resources"]["services"]}
+        assert sampled == expected, name
+        assert all(s["cpu_seconds"] > 0 for s in target["resources"]["services"]), name
+    left = _docker_client().containers.list(
+        all=True, filters={"label": f"{LABEL_RUN}={run_dir.name}"}
+    )
+    assert left == []
+
+
+def test_ctrl_c_mid_load_removes_the_runs_containers_and_keeps_partial_results(
+    backend: DockerBackend, docker_client: Any, tmp_path: Path
+) -> None:
+    out = tmp_path / "reports"
+    process = subprocess.Popen(
+        [*BENCH, "run", "monolith", "--profile", "smoke", "--backend", "docker",
+         "--duration", "60s", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        samples = None
+        while time.monotonic() < deadline and samples is None:
+            time.sleep(0.5)
+            samples = next(iter(out.glob("2*/monolith/work/samples/samples-*.tsv")), None)
+            assert process.poll() is None, process.communicate()
+        assert samples is not None, "load never started"
+        run_id = samples.relative_to(out).parts[0]  # the run directory's name is the run id
+        running = docker_client.containers.list(filters={"label": f"{LABEL_RUN}={run_id}"})
+        assert {c.labels[LABEL_INSTANCE] for c in running} == {"postgres", "app"}
+        time.sleep(3)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:  # the test failed early: still let it clean up
+            process.send_signal(signal.SIGINT)
+            try:
+                process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 130, stderr[-3000:]
+    left = docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+    assert left == [], [c.name for c in left]
+    results = load_results(out / run_id)
+    target = results["targets"]["monolith"]
+    assert target["backend"] == "docker"
+    assert not target["valid"]["ok"] and "interrupted" in target["valid"]["reasons"][0]
+    assert target["summary"]["requests"] > 0
+    assert results["finished_at"] is not None
+    assert schema_problems(results) == []
