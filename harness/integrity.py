@@ -32,6 +32,7 @@ import aiohttp
 import numpy as np
 import orjson
 import pandas as pd
+import uvloop
 
 from harness.config import IntegrityConfig
 from harness.results import Integrity, TimeToFinal
@@ -42,7 +43,7 @@ TRACK_PER_SECOND = 5  # tracked orders per second (a sample, to bound the extra 
 FIRST_POLL_S = 0.005
 POLL_GROWTH = 1.5
 LOGIN_CONCURRENCY = 4  # logins hash a memory-hard KDF on the target
-LOOKUP_CONCURRENCY = 32
+LOOKUP_CONCURRENCY = 48
 
 
 @dataclass(frozen=True)
@@ -253,9 +254,10 @@ def check_integrity(url: str, orders: list[AckedOrder], credentials: list[tuple[
                     orders_before: int, sightings: dict[str, Sighting] | None = None) -> Integrity:
     """Reconcile ``orders`` against the target at ``url``; see the module docstring."""
     sightings = dict(sightings or {})
-    found_state, problems = asyncio.run(
-        _reconcile(url, orders, dict(credentials), admin_token, config, sightings)
-    )
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # thousands of lookups: uvloop
+        found_state, problems = runner.run(
+            _reconcile(url, orders, dict(credentials), admin_token, config, sightings)
+        )
     status_of: dict[str, str] = found_state["status_of"]
     stats: dict[str, Any] = found_state["stats"]
     acknowledged = len(orders)
