@@ -369,3 +369,112 @@ async def test_broker_outage_answers_503_and_loses_no_acknowledged_order(tmp_pat
             # copy of its event reached the stream after the reconnect.
             assert stats["orders"] == {"pending": 0, "confirmed": 2, "rejected": 0}
             assert await client.stock(product) == 8
+
+
+async def _place_while(
+    client: Client, token: str, product: int, count: int, during: Any
+) -> tuple[list[str], int]:
+    """Place ``count`` one-unit orders, 10 at a time every 50 ms, while ``during()`` runs
+    (started after the first 10); returns (acknowledged order ids, refused or failed requests)."""
+    acknowledged: list[str] = []
+    failed = 0
+
+    async def place() -> None:
+        nonlocal failed
+        try:
+            status, body = await client.call(
+                "POST", "/orders", token, {"items": [{"product_id": product, "quantity": 1}]}
+            )
+        except (aiohttp.ClientError, ValueError):
+            failed += 1
+            return
+        if status == 202:
+            acknowledged.append(body["id"])
+        else:
+            failed += 1
+
+    disruption: asyncio.Task[None] | None = None
+    for _ in range(count // 10):
+        await asyncio.gather(*(place() for _ in range(10)))
+        if disruption is None:
+            disruption = asyncio.create_task(during())
+        await asyncio.sleep(0.05)
+    assert disruption is not None
+    await disruption
+    return acknowledged, failed
+
+
+async def _assert_settles(client: Client, token: str, admin: str, acknowledged: list[str]) -> None:
+    finals = await asyncio.gather(*(client.wait_final(token, i) for i in acknowledged))
+    stuck = [final for final in finals if final["status"] not in FINAL]
+    if stuck:
+        nc = await nats.connect(client.deployment.service_urls["nats"])
+        try:
+            js = nc.jetstream()
+            infos = [await js.consumer_info(events.STREAM, d) for d in ("inventory", "projector")]
+        finally:
+            await nc.close()
+        logs = "\n".join(
+            f"--- {n}\n{client.deployment.logs(n, 30)}" for n in ("api", "inventory", "projector")
+        )
+        pytest.fail(f"{len(stuck)} acknowledged orders not final: {stuck[:2]}\n{infos}\n{logs}")
+    deadline = time.monotonic() + 30
+    while True:  # unacknowledged leftovers are re-driven too (REDRIVE_AFTER_S=1)
+        stats = (await client.call("GET", "/stats", admin))[1]
+        if stats["orders"]["pending"] == 0:
+            break
+        assert time.monotonic() < deadline, stats
+        await asyncio.sleep(0.2)
+
+
+async def test_sigkilled_inventory_under_load_loses_and_duplicates_nothing(client: Client) -> None:
+    admin = await client.admin()
+    user = await client.new_user()
+    product = await client.new_product(admin, stock=1000)
+    before = (await client.call("GET", "/stats", admin))[1]
+    deployment = client.deployment
+
+    async def crash_and_restart() -> None:
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(deployment.kill_service, "inventory")  # SIGKILL, mid-stream
+        await asyncio.to_thread(deployment.start_service, "inventory")
+
+    acknowledged, failed = await _place_while(client, user, product, 100, crash_and_restart)
+    assert (len(acknowledged), failed) == (100, 0)  # the api never depended on inventory
+    await _assert_settles(client, user, admin, acknowledged)
+    after = (await client.call("GET", "/stats", admin))[1]
+    assert after["orders"]["confirmed"] - before["orders"]["confirmed"] == 100
+    assert await client.stock(product) == 900  # every order reserved exactly once
+    assert (
+        after["stock_total"] + after["units_sold"] == before["stock_total"] + before["units_sold"]
+    )
+
+
+async def test_sigkilled_api_under_load_leaves_no_acknowledged_order_behind(
+    client: Client,
+) -> None:
+    admin = await client.admin()
+    user = await client.new_user()
+    product = await client.new_product(admin, stock=1000)
+    before = (await client.call("GET", "/stats", admin))[1]
+    deployment = client.deployment
+
+    async def crash_and_restart() -> None:
+        # Requests in flight die with the api: some orders may be written but never
+        # acknowledged; the redrive settles them, and none may be lost or doubled.
+        await asyncio.sleep(0.1)
+        await asyncio.to_thread(deployment.kill_service, "api")
+        await asyncio.to_thread(deployment.start_service, "api")
+
+    acknowledged, failed = await _place_while(client, user, product, 200, crash_and_restart)
+    assert len(acknowledged) + failed == 200
+    assert failed > 0, "the api was killed while orders were placed"
+    await _assert_settles(client, user, admin, acknowledged)
+    after = (await client.call("GET", "/stats", admin))[1]
+    assert after["orders"]["pending"] == 0
+    sold = after["units_sold"] - before["units_sold"]
+    assert len(acknowledged) <= sold <= 200  # acknowledged ones all confirmed; no double reserve
+    assert await client.stock(product) == 1000 - sold
+    assert (
+        after["stock_total"] + after["units_sold"] == before["stock_total"] + before["units_sold"]
+    )
