@@ -10,6 +10,7 @@ the last call, for live progress.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +39,14 @@ def empty_samples() -> pd.DataFrame:
 def _typed(table: pa.Table) -> pd.DataFrame:
     for column in _CATEGORICAL:  # repetitive strings: dictionary-encode before pandas sees them
         index = table.schema.get_field_index(column)
+        if index < 0:
+            continue
         values = table.column(column)
-        if pa.types.is_dictionary(values.type):
-            values = values.cast(pa.string())
-        table = table.set_column(index, column, pc.dictionary_encode(pc.fill_null(values, "")))
+        if not pa.types.is_dictionary(values.type):
+            table = table.set_column(index, column, pc.dictionary_encode(pc.fill_null(values, "")))
     frame = table.to_pandas()
-    frame["ok"] = frame["ok"].astype(bool)
+    if "ok" in frame:
+        frame["ok"] = frame["ok"].astype(bool)
     return frame
 
 
@@ -77,9 +80,17 @@ def write_parquet(samples: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def read_parquet(path: Path) -> pd.DataFrame:
-    """Samples written by ``write_parquet`` (string columns come back as categoricals)."""
-    table = pq.read_table(path, read_dictionary=list(_CATEGORICAL))
+ANALYSIS_COLUMNS = ("start_s", "latency_ms", "name", "ok", "error")
+
+
+def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Samples written by ``write_parquet`` (string columns come back as categoricals).
+
+    ``columns`` limits what is read; ``ANALYSIS_COLUMNS`` is all ``harness.analysis``
+    needs, and skips ``order_id`` (millions of distinct strings, the slowest to load).
+    """
+    wanted = list(columns) if columns is not None else list(SAMPLE_COLUMNS)
+    table = pq.read_table(path, columns=wanted, read_dictionary=[c for c in _CATEGORICAL if c in wanted])
     return _typed(table)
 
 

@@ -24,7 +24,7 @@ from harness.results import (
     load_results,
     schema_problems,
 )
-from harness.samples import read_parquet, read_samples, write_parquet
+from harness.samples import ANALYSIS_COLUMNS, read_parquet, read_samples, write_parquet
 
 T0 = 1_800_000_000.0
 
@@ -50,6 +50,9 @@ def test_merged_samples_are_time_ordered_and_survive_parquet(tmp_path: Path) -> 
     assert samples["order_id"].astype(str).tolist() == ["", "", "ord-1", ""]
     back = read_parquet(write_parquet(samples, tmp_path / "samples.parquet"))
     pd.testing.assert_frame_equal(back, samples)
+    analysis_only = read_parquet(tmp_path / "samples.parquet", ANALYSIS_COLUMNS)
+    assert list(analysis_only.columns) == list(ANALYSIS_COLUMNS)
+    assert analysis_only["ok"].tolist() == [True, False, True, False]
 
 
 def _target_result(tmp_path: Path) -> TargetResult:
