@@ -27,12 +27,16 @@ from harness.registry import TARGETS, get_topology
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def first_request_seconds(backend_name: str, target: str, workdir: Path) -> tuple[float, float, dict[str, float]]:
+def first_request_seconds(
+    backend_name: str, target: str, workdir: Path
+) -> tuple[float, float, dict[str, float]]:
     """(seconds up() -> first 200 on GET /products, teardown seconds, per-instance startup)."""
     config = load_config()
     backend = get_backend(backend_name, config)
     settings = DeploySettings(
-        run_id=f"bench-startup-{secrets.token_hex(3)}", workdir=workdir, target_cpus=config.cpu.target_cpus
+        run_id=f"bench-startup-{secrets.token_hex(3)}",
+        workdir=workdir,
+        target_cpus=config.cpu.target_cpus,
     )
     started = time.monotonic()
     with backend.up(get_topology(target), settings) as deployment:
@@ -56,7 +60,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="archbench-startup-") as tmp:
         for target in args.targets:
             for backend in backends:
-                runs = [first_request_seconds(backend, target, Path(tmp)) for _ in range(args.repeat)]
+                runs = [
+                    first_request_seconds(backend, target, Path(tmp)) for _ in range(args.repeat)
+                ]
                 firsts = sorted(r[0] for r in runs)
                 median_run = min(runs, key=lambda r: abs(r[0] - statistics.median(firsts)))
                 detail = " ".join(f"{k}={v:.1f}" for k, v in median_run[2].items())
