@@ -2,7 +2,7 @@
 
 The app owns a PostgreSQL pool, a NATS connection and the consumer task (all in
 ``cleanup_ctx``), and serves ``GET /health``: 200 while the database and NATS
-answer and the consumer loop runs. With ``WORKERS`` > 1 every worker process
+answer and the consumer loop is subscribed. With ``WORKERS`` > 1 every worker process
 binds the same durable consumer, so JetStream spreads events over them.
 
 Extra environment variables (besides ``targets.common.config``):
@@ -78,7 +78,7 @@ HandlerFactory = Callable[[ConsumerContext], events.Handler]
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 BUS = web.AppKey("bus", events.Bus)
-CONSUMER = web.AppKey("consumer", asyncio.Task)
+BOUND = web.AppKey("bound", asyncio.Event)  # set while the consumer loop is subscribed
 
 
 def create_consumer_app(
@@ -100,12 +100,12 @@ def create_consumer_app(
     )
     app.cleanup_ctx.append(events.nats_context(BUS, config.nats_url, config.service_name))
 
-    async def consume_forever(context: ConsumerContext) -> None:
+    async def consume_forever(context: ConsumerContext, bound: asyncio.Event) -> None:
         handler = make_handler(context)
         while True:  # e.g. NATS restarting while the consumer binds: try again
             try:
                 await events.run_consumer(
-                    context.js, consumer, handler, concurrency=settings.concurrency
+                    context.js, consumer, handler, concurrency=settings.concurrency, bound=bound
                 )
             except Exception:
                 log.exception("consumer %s failed; restarting it in 1 s", durable)
@@ -113,9 +113,9 @@ def create_consumer_app(
 
     async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
         context = ConsumerContext(pool=app[POOL], js=app[BUS].js, settings=settings)
-        task = asyncio.create_task(consume_forever(context))
+        app[BOUND] = asyncio.Event()
+        task = asyncio.create_task(consume_forever(context, app[BOUND]))
         task.add_done_callback(_log_failure)
-        app[CONSUMER] = task
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -129,9 +129,9 @@ def create_consumer_app(
     async def nats(app: web.Application) -> None:
         await events.check_nats(app[BUS])
 
-    async def consumer_loop(app: web.Application) -> None:
-        if app[CONSUMER].done():
-            raise RuntimeError(f"consumer {durable} stopped (see the log)")
+    async def subscription(app: web.Application) -> None:
+        if not app[BOUND].is_set():
+            raise RuntimeError(f"consumer {durable} is not subscribed (see the log)")
 
-    app.add_routes([web.get("/health", health_handler(database, nats, consumer_loop))])
+    app.add_routes([web.get("/health", health_handler(database, nats, subscription))])
     return app

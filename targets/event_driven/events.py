@@ -248,6 +248,7 @@ async def run_consumer(
     concurrency: int,
     idle_wait_s: float = 1.0,
     busy_wait_s: float = 0.02,
+    bound: asyncio.Event | None = None,
 ) -> None:
     """Fetch and handle messages forever, at most ``concurrency`` at a time.
 
@@ -261,6 +262,7 @@ async def run_consumer(
     ``handler`` acks (or naks) the message itself; an exception from it naks the
     message with a short delay so a transient failure (database restart, NATS
     hiccup) is retried. Cancel the task to stop; in-flight handlers are awaited.
+    ``bound`` is set while the loop is subscribed (for health checks).
     """
     assert config.durable_name is not None and config.filter_subject is not None
     await ensure_consumer(js, config)
@@ -278,6 +280,8 @@ async def run_consumer(
             await _quietly(msg.nak(delay=1.0))
 
     idle = True
+    if bound is not None:
+        bound.set()
     try:
         while True:
             free = concurrency - len(inflight)
@@ -306,6 +310,8 @@ async def run_consumer(
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
     finally:
+        if bound is not None:
+            bound.clear()
         if inflight:
             await asyncio.gather(*inflight, return_exceptions=True)
         await _quietly(sub.unsubscribe())
