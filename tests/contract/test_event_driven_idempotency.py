@@ -230,6 +230,26 @@ async def test_reservation_does_not_wait_for_order_item_foreign_key_locks(client
     assert await client.stock(product) == 4
 
 
+async def test_multi_item_orders_reserve_all_items_or_none(client: Client) -> None:
+    admin = await client.admin()
+    user = await client.new_user()
+    plenty, scarce = (
+        await client.new_product(admin, stock=5),
+        await client.new_product(admin, stock=1),
+    )
+
+    async def order(items: list[tuple[int, int]]) -> str:
+        body = {"items": [{"product_id": p, "quantity": q} for p, q in items]}
+        status, placed = await client.call("POST", "/orders", user, body)
+        assert status == 202, placed
+        return str((await client.wait_final(user, placed["id"]))["status"])
+
+    assert await order([(scarce, 2), (plenty, 2)]) == "rejected"
+    assert (await client.stock(plenty), await client.stock(scarce)) == (5, 1)
+    assert await order([(plenty, 2), (scarce, 1)]) == "confirmed"
+    assert (await client.stock(plenty), await client.stock(scarce)) == (3, 0)
+
+
 async def test_withdrawn_order_is_never_reserved(client: Client) -> None:
     """An order whose publication failed is cancelled first; a late copy of its event changes nothing."""
     admin = await client.admin()
