@@ -339,3 +339,47 @@ def test_ctrl_c_mid_load_removes_the_runs_containers_and_keeps_partial_results(
     assert target["summary"]["requests"] > 0
     assert results["finished_at"] is not None
     assert schema_problems(results) == []
+
+
+def _bench_up(target: str) -> tuple[subprocess.Popen[str], list[Any], Any]:
+    """Start ``bench up TARGET --backend docker``; return it once it printed its URL, and its containers."""
+    process = subprocess.Popen(
+        [*BENCH, "up", target, "--backend", "docker"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Press Ctrl-C" in line:
+            break
+    else:
+        pytest.fail(f"bench up exited early: {process.communicate()}")
+    client = _docker_client()
+    mine = [
+        c
+        for c in client.containers.list(filters={"label": LABEL_OWNER})
+        if c.labels[LABEL_OWNER].startswith(f"{process.pid}:")
+    ]
+    return process, mine, client
+
+
+def test_sigterm_tears_the_containers_down(backend: DockerBackend) -> None:
+    process, containers, client = _bench_up("monolith")
+    assert {c.labels[LABEL_INSTANCE] for c in containers} == {"postgres", "app"}
+    process.terminate()
+    process.communicate(timeout=60)
+    ids = {c.id for c in containers}
+    assert not ids & {c.id for c in client.containers.list(all=True)}
+
+
+def test_containers_of_a_sigkilled_harness_are_reaped_by_the_next_run(
+    backend: DockerBackend,
+) -> None:
+    process, containers, client = _bench_up("monolith")
+    assert containers
+    process.kill()  # no teardown: the containers stay behind, their owner dead
+    process.communicate(timeout=30)
+    ids = {c.id for c in containers}
+    assert ids <= {c.id for c in client.containers.list(all=True)}
+    reaped = reap_stale(client)
+    assert {c.name for c in containers} <= set(reaped)
+    assert not ids & {c.id for c in client.containers.list(all=True)}
