@@ -37,10 +37,10 @@ def one_run(plan: LoadPlan, hook: bool, directory: Path) -> tuple[float, int, fl
     prefix = directory / "stats"
     cpus = usable_cpus(plan.generator_cpus)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [*locust_command(plan), "--csv", str(prefix)], env={**os.environ, ENV_VAR: str(path)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,  # noqa: PLW1509
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         timeout=plan.profile.duration + 60,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
