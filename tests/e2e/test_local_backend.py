@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -186,3 +188,19 @@ def test_interrupt_inside_the_block_tears_down(workdir: Path, own_children: set[
         raise KeyboardInterrupt
     assert _leftovers(own_children) == []
     assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.timeout(120)
+def test_every_listening_socket_is_on_loopback(workdir: Path) -> None:
+    """PostgreSQL, NATS (client and monitoring ports) and services bind 127.0.0.1 only."""
+    settings = DeploySettings(run_id="t", workdir=workdir, health_timeout=60)
+    with LocalBackend().up(get_topology("event-driven"), settings) as deployment:
+        listening: dict[str, set[str]] = {}
+        for instance in deployment.instances:
+            for pid in deployment.pids(instance.name):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    for conn in psutil.Process(pid).net_connections(kind="inet"):
+                        if conn.status == psutil.CONN_LISTEN or conn.type == socket.SOCK_DGRAM:
+                            listening.setdefault(instance.name, set()).add(conn.laddr.ip)
+    assert set(listening) == {"postgres", "nats", "api", "inventory", "projector"}
+    assert all(addresses == {"127.0.0.1"} for addresses in listening.values()), listening
