@@ -59,7 +59,11 @@ print(docker.get("python_image", "python:3.11-slim"),
       docker.get("postgres_image", "postgres:16"),
       docker.get("nats_image", "nats:2.10"))
 EOF
-)
+) || true
+# (no python3 with tomllib: the defaults of harness/config.py)
+PY_TAG=${PY_TAG:-python:3.11-slim}
+PG_TAG=${PG_TAG:-postgres:16}
+NATS_TAG=${NATS_TAG:-nats:2.10}
 
 SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 MIRROR=${ARCHBENCH_DEBIAN_MIRROR:-$(
