@@ -239,12 +239,15 @@ def _write_reports(run_dir: Path, console: Console) -> None:
         console.print(f"[yellow]report not written: {error}[/yellow]")
 
 
-def run_exit_code(run_dir: Path, config: Config, gate: bool) -> int:
-    """0 when every target kept its orders (and the gate passed, with ``gate``), else 1 (or 2)."""
+def run_exit_code(run_dir: Path, config: Config, gate: bool, *, junit: Path | None = None) -> int:
+    """0 when every target kept its orders (and the gate passed, with ``gate``), else 1 (or 2).
+
+    ``junit``: with ``gate``, where the gate writes its JUnit XML.
+    """
     if gate:
         from harness.gate import gate_run
 
-        return gate_run(run_dir, config)
+        return gate_run(run_dir, config, junit=junit)
     results = load_results(run_dir)
     failed = [t for t in results["targets"].values() if not t["integrity"]["ok"]]
     return EXIT_FAILED if failed else EXIT_OK

@@ -32,16 +32,28 @@ RUN_DIR_ARGUMENT = click.argument(
 )
 
 
+# Shared with `bench run --gate`, so both spell the gate's options the same way.
+THRESHOLD_OPTION = click.option(
+    "--threshold", "thresholds", type=ThresholdType(), multiple=True, envvar="BENCH_THRESHOLDS",
+    help="A threshold like 'p95 < 200ms' or 'monolith: error_rate < 1%' (repeatable; replaces "
+         "[gate] thresholds).  [env: BENCH_THRESHOLDS, ';'-separated]",
+)
+BASELINE_OPTION = click.option(
+    "--baseline", type=str, default=None, envvar="BENCH_BASELINE",
+    help="Baseline file, or a name saved with `bench baseline save` (default: gate.baseline; "
+         "none: no regression check).  [env: BENCH_BASELINE]",
+)
+JUNIT_OPTION = click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="BENCH_JUNIT",
+    help="Write JUnit XML (one testcase per check) here.  [env: BENCH_JUNIT]",
+)
+
+
 @cli.command("gate")
 @RUN_DIR_ARGUMENT
-@click.option("--threshold", "thresholds", type=ThresholdType(), multiple=True, envvar="BENCH_THRESHOLDS",
-              help="A threshold like 'p95 < 200ms' or 'monolith: error_rate < 1%' (repeatable; replaces "
-                   "[gate] thresholds).  [env: BENCH_THRESHOLDS, ';'-separated]")
-@click.option("--baseline", type=str, default=None, envvar="BENCH_BASELINE",
-              help="Baseline file, or a name saved with `bench baseline save` (default: gate.baseline; "
-                   "none: no regression check).  [env: BENCH_BASELINE]")
-@click.option("--junit", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="BENCH_JUNIT",
-              help="Write JUnit XML (one testcase per check) here.  [env: BENCH_JUNIT]")
+@THRESHOLD_OPTION
+@BASELINE_OPTION
+@JUNIT_OPTION
 @CONFIG_OPTION
 def gate_command(
     run_dir: Path, thresholds: tuple[str, ...], baseline: str | None, junit: Path | None,

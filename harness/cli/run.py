@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from harness.cli import cli
+from harness.cli.gate import BASELINE_OPTION, JUNIT_OPTION, THRESHOLD_OPTION
 from harness.config import BACKENDS, load_config
 from harness.run import run_benchmark, run_exit_code
 from harness.units import parse_duration
@@ -46,19 +48,25 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
               help="Admin password of the --url service.  [env: BENCH_ADMIN_PASSWORD]")
 @click.option("--gate/--no-gate", default=False, envvar="BENCH_GATE",
               help="Evaluate the [gate] of bench.toml afterwards; exit 1 if it fails.  [env: BENCH_GATE]")
+@THRESHOLD_OPTION
+@BASELINE_OPTION
+@JUNIT_OPTION
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               envvar="BENCH_CONFIG", help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]")
 def run_command(targets: tuple[str, ...], profile: str | None, backend: str | None, users: int | None,
                 duration: float | None, out: str | None, url: str | None, name: str | None,
                 pid: int | None, admin_user: str | None, admin_password: str | None, gate: bool,
+                thresholds: tuple[str, ...], baseline: str | None, junit: Path | None,
                 config_path: str | None) -> None:
     """Start each TARGET (default: run.targets), seed it, load it, measure it, check its orders."""
-    config = load_config(config_path, overrides={"run.profile": profile, "run.backend": backend,
-                                                 "run.out": out})
+    config = load_config(config_path, overrides={
+        "run.profile": profile, "run.backend": backend, "run.out": out,
+        "gate.thresholds": list(thresholds) or None, "gate.baseline": baseline,
+    })
     run_dir = run_benchmark(
         config, list(targets), backend_name=config.run.backend, profile=config.run.profile,
         users=users, duration=duration, out=config.run.out, url=url, name=name, pid=pid, gate=gate,
         admin_user=admin_user, admin_password=admin_password,
     )
     click.echo(str(run_dir))
-    sys.exit(run_exit_code(run_dir, config, gate))
+    sys.exit(run_exit_code(run_dir, config, gate, junit=junit))

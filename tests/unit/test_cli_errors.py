@@ -29,6 +29,9 @@ def _config(tmp_path: Path, text: str) -> str:
         (["verify", "monolith", "mainframe"], ["'mainframe'", "event-driven"]),
         (["up", "monolith", "--backend", "kubernetes"], ["kubernetes", "auto", "local", "docker"]),
         (["up", "monolith", "--config", "/nonexistent/bench.toml"], ["/nonexistent/bench.toml"]),
+        (["run", "monolith", "--gate", "--threshold", "p95 <"], ["'p95 <'", "missing value"]),
+        (["run", "monolith", "--gate", "--threshold", "p42 < 1s"], ["p42", "p95"]),
+        (["run", "serverless"], ["'serverless'", "event-driven"]),
     ],
 )
 def test_bad_names_exit_2_naming_value_and_choices(args: list[str], needles: list[str]) -> None:
