@@ -383,3 +383,31 @@ def test_containers_of_a_sigkilled_harness_are_reaped_by_the_next_run(
     reaped = reap_stale(client)
     assert {c.name for c in containers} <= set(reaped)
     assert not ids & {c.id for c in client.containers.list(all=True)}
+
+
+def test_a_service_never_healthy_times_out_naming_its_container(
+    backend: DockerBackend, docker_client: Any, tmp_path: Path
+) -> None:
+    monolith = get_topology("monolith")
+    app = monolith.service("app")
+    unhealthy = Topology(
+        target="unhealthy",
+        description="the monolith, health-checked on a path that answers 404",
+        services=(ServiceSpec(name="app", module=app.module, wiring=app.wiring,
+                              health_path="/no-such-health"),),
+        entry="app",
+        infra=monolith.infra,
+    )  # fmt: skip
+    settings = DeploySettings(
+        run_id=f"test-docker-unhealthy-{secrets.token_hex(3)}", workdir=tmp_path, health_timeout=5
+    )
+    with pytest.raises(BenchError) as caught, backend.up(unhealthy, settings):
+        pytest.fail("a service that never answers its health path came up")
+    message = str(caught.value)
+    assert f"archbench-{settings.run_id}-unhealthy-app" in message
+    assert "not healthy after 5s" in message
+    assert "serving app on 127.0.0.1" in message  # its log lines
+    left = docker_client.containers.list(
+        all=True, filters={"label": f"{LABEL_RUN}={settings.run_id}"}
+    )
+    assert left == []
