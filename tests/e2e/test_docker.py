@@ -233,9 +233,8 @@ def test_reap_stale_removes_dead_runs_and_keeps_live_ones(docker_client: Any) ->
     dead = _sleeper(docker_client, f"test-dead-{secrets.token_hex(3)}", f"999999999:1@{host}")
     live = _sleeper(docker_client, f"test-live-{secrets.token_hex(3)}", owner_label())
     try:
-        removed = reap_stale(docker_client)
+        reap_stale(docker_client)  # (a run starting meanwhile may reap it first: same outcome)
         names = {c.name for c in _run_labelled(docker_client)}
-        assert dead.name in removed
         assert dead.name not in names
         assert live.name in names
     finally:
@@ -380,8 +379,7 @@ def test_containers_of_a_sigkilled_harness_are_reaped_by_the_next_run(
     process.communicate(timeout=30)
     ids = {c.id for c in containers}
     assert ids <= {c.id for c in client.containers.list(all=True)}
-    reaped = reap_stale(client)
-    assert {c.name for c in containers} <= set(reaped)
+    reap_stale(client)  # (a run starting meanwhile may reap them first: same outcome)
     assert not ids & {c.id for c in client.containers.list(all=True)}
 
 
