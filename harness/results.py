@@ -231,7 +231,7 @@ def load_results(run_dir: Path | str) -> Results:
             f"{path}: schema {schema!r} is not supported (this archbench reads {SCHEMA!r}); "
             "re-run `bench run` or upgrade archbench"
         )
-    return data  # type: ignore[no-any-return]
+    return data
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 
 from harness.backends import choose_backend, deploy_settings
+from harness.backends._stale import owned_temp_directory
 from harness.backends.base import DeploySettings
 from harness.config import Config, Profile, Stage, config_to_dict
 from harness.errors import EXIT_FAILED, EXIT_OK, BenchError, ConfigError
@@ -186,8 +186,8 @@ def _run_one(config: Config, target: str, url: str | None, pid: int | None, admi
         return measure_target(config, under_test, profile_name, profile, run_dir, console, timings)
     topology = get_topology(target)
     # a short work path: PostgreSQL's unix socket path must stay under 108 bytes
-    with tempfile.TemporaryDirectory(prefix="archbench-") as workdir:
-        settings = deploy_settings(config, target, run_dir.name, Path(workdir))
+    with owned_temp_directory() as workdir:
+        settings = deploy_settings(config, target, run_dir.name, workdir)
         return _run_deployed(config, target, backend, topology, settings, profile, profile_name,
                              run_dir, console, timings)
 

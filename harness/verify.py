@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
 
 from harness.backends import choose_backend, deploy_settings
+from harness.backends._stale import owned_temp_directory
 from harness.backends.base import Deployment
 from harness.config import Config
 from harness.errors import BenchError
@@ -57,10 +56,10 @@ def start_target(
     """
     topology = get_topology(target)
     backend, reason = choose_backend(backend_name, config)
-    with tempfile.TemporaryDirectory(prefix="archbench-work-") as workdir:
+    with owned_temp_directory("archbench-work-") as workdir:
         # Traversable (not listable) so an unprivileged PostgreSQL can live below it too.
         os.chmod(workdir, 0o711)
-        settings = deploy_settings(config, target, run_id or new_run_id("up"), Path(workdir))
+        settings = deploy_settings(config, target, run_id or new_run_id("up"), workdir)
         with backend.up(topology, settings) as deployment:
             yield deployment, reason, settings.token_secret
 

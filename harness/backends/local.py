@@ -30,6 +30,7 @@ from typing import Any
 
 from harness.backends import _local_infra as infra
 from harness.backends._process import ManagedProcess, ProcessSpec, check_cpuset, tail
+from harness.backends._stale import claim_directory, reap_stale_directories
 from harness.backends.base import (
     LOOPBACK,
     DeploySettings,
@@ -143,11 +144,13 @@ class LocalBackend:
     def up(self, topology: Topology, settings: DeploySettings) -> Iterator[LocalDeployment]:
         """Start ``topology``; yield once everything is healthy; always tear everything down."""
         begun = time.monotonic()
+        reap_stale_directories()
         cpus = check_cpuset(settings.target_cpus) if settings.target_cpus.strip() else frozenset()
         settings.workdir.mkdir(parents=True, exist_ok=True)
         wiring = Wiring.allocate(topology, settings)
         root = Path(tempfile.mkdtemp(prefix=f"archbench-{topology.target}-",
                                      dir=settings.workdir.resolve()))  # fmt: skip
+        claim_directory(root)
         log_dir = self.log_dir / topology.target if self.log_dir is not None else root / "logs"
         deployment = LocalDeployment(
             target=topology.target,
@@ -248,6 +251,7 @@ def _plan_postgres(
         pg_root = root / "postgres"
     else:
         pg_root = Path(tempfile.mkdtemp(prefix="archbench-pg-", dir=parent))
+        claim_directory(pg_root)
         deployment._extra_dirs.append(pg_root)
     plan = infra.PostgresPlan(bindir=bindir, root=pg_root, port=port,
                               password=settings.db_password, user=user)  # fmt: skip
