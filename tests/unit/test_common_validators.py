@@ -1,0 +1,166 @@
+"""Input rules every target shares: accounts, products, order items (targets.common)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from targets.common.accounts import is_valid_username, parse_login, parse_new_account
+from targets.common.catalog import parse_new_product, parse_page, product_json
+from targets.common.http import ValidationError
+from targets.common.orders import parse_order_items
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["abc", "a" * 64, "A.b_c-9"])
+def test_sign_up_accepts_usernames_within_the_rules(username: str) -> None:
+    assert parse_new_account({"username": username, "password": "p" * 8}) == (username, "p" * 8)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"username": "alice"},
+        {"password": "long-enough"},
+        {"username": "ab", "password": "long-enough"},
+        {"username": "a" * 65, "password": "long-enough"},
+        {"username": "al ice", "password": "long-enough"},
+        {"username": "alicé", "password": "long-enough"},
+        {"username": "alice\n", "password": "long-enough"},
+        {"username": 12345, "password": "long-enough"},
+        {"username": "alice", "password": "short"},
+        {"username": "alice", "password": "p" * 129},
+        {"username": "alice", "password": "nul\x00inside"},
+        {"username": "alice", "password": None},
+    ],
+)
+def test_sign_up_rejects_bad_accounts(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        parse_new_account(body)
+
+
+def test_password_length_bounds_are_inclusive() -> None:
+    assert parse_new_account({"username": "bob", "password": "p" * 128})[1] == "p" * 128
+
+
+@pytest.mark.parametrize(
+    ("username", "plausible"),
+    [("alice", True), ("ab", False), ("a" * 65, False), ("bad name", False), ("", False)],
+)
+def test_login_only_queries_usernames_that_could_exist(username: str, plausible: bool) -> None:
+    assert is_valid_username(username) is plausible
+    assert parse_login({"username": username, "password": "x"}) == (username, "x", plausible)
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"username": "alice"}, {"username": 1, "password": "x"}, {"password": "x"}]
+)
+def test_login_rejects_missing_or_non_string_fields(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        parse_login(body)
+
+
+# --- products ------------------------------------------------------------------------------
+
+
+def test_product_json_keeps_only_the_contract_fields() -> None:
+    row = {"id": 3, "name": "n", "price_cents": 5, "stock": 7, "extra": 1}
+    assert product_json(row) == {"id": 3, "name": "n", "price_cents": 5, "stock": 7}
+
+
+def test_page_defaults_and_bounds() -> None:
+    assert parse_page({}) == (20, 0)
+    assert parse_page({"limit": "100", "offset": "1000000"}) == (100, 1_000_000)
+    assert parse_page({"limit": "1", "offset": "0"}) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"limit": "0"}, {"limit": "101"}, {"limit": "x"}, {"offset": "-1"}, {"offset": "1000001"}],
+)
+def test_page_out_of_bounds_is_invalid(query: dict[str, str]) -> None:
+    with pytest.raises(ValidationError):
+        parse_page(query)
+
+
+def test_new_product_edges_are_accepted() -> None:
+    body = {"name": "n" * 200, "price_cents": 1_000_000_000, "stock": 0}
+    assert parse_new_product(body) == ("n" * 200, 1_000_000_000, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"price_cents": 1, "stock": 1},
+        {"name": "", "price_cents": 1, "stock": 1},
+        {"name": "n" * 201, "price_cents": 1, "stock": 1},
+        {"name": "n", "price_cents": -1, "stock": 1},
+        {"name": "n", "price_cents": 1_000_000_001, "stock": 1},
+        {"name": "n", "price_cents": 1.5, "stock": 1},
+        {"name": "n", "price_cents": 1, "stock": True},
+        {"name": "n", "price_cents": 1, "stock": "1"},
+        {"name": "n", "price_cents": 1},
+    ],
+)
+def test_bad_products_are_invalid(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        parse_new_product(body)
+
+
+# --- order items ---------------------------------------------------------------------------
+
+
+def test_items_keep_request_order_and_ignore_other_fields() -> None:
+    body = {
+        "items": [
+            {"product_id": 9, "quantity": 2, "price_cents": 0},
+            {"product_id": 3, "quantity": 1000},
+        ],
+        "status": "confirmed",
+        "total_cents": 0,
+    }
+    assert parse_order_items(body) == [(9, 2), (3, 1000)]
+
+
+def test_twenty_items_and_the_largest_bigint_id_are_accepted() -> None:
+    items = [{"product_id": i, "quantity": 1} for i in range(1, 20)]
+    items.append({"product_id": 2**63 - 1, "quantity": 1})
+    assert len(parse_order_items({"items": items})) == 20
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        None,
+        [],
+        "x",
+        [{"product_id": i, "quantity": 1} for i in range(1, 22)],
+        [1],
+        [[1, 1]],
+        [{"product_id": "1", "quantity": 1}],
+        [{"product_id": True, "quantity": 1}],
+        [{"product_id": 1.0, "quantity": 1}],
+        [{"quantity": 1}],
+        [{"product_id": 1}],
+        [{"product_id": 1, "quantity": 0}],
+        [{"product_id": 1, "quantity": 1001}],
+        [{"product_id": 1, "quantity": True}],
+        [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 2}],
+        [{"product_id": 0, "quantity": 1}],
+        [{"product_id": -1, "quantity": 1}],
+        [{"product_id": 2**63, "quantity": 1}],
+    ],
+)
+def test_bad_items_are_invalid(items: Any) -> None:
+    with pytest.raises(ValidationError):
+        parse_order_items({"items": items} if items is not None else {})
+
+
+def test_item_errors_name_the_item() -> None:
+    with pytest.raises(ValidationError, match=r"items\[1\]\.quantity"):
+        parse_order_items({"items": [{"product_id": 1, "quantity": 1}, {"product_id": 2}]})
+    with pytest.raises(ValidationError, match=r"items\[1\]\.product_id 4 is repeated"):
+        parse_order_items({"items": [{"product_id": 4, "quantity": 1}] * 2})
