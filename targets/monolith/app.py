@@ -8,74 +8,28 @@ deadlock; a shortfall rolls everything back and answers 409 ``insufficient_stock
 
 from __future__ import annotations
 
-import re
 import uuid
 from importlib import resources
-from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from targets.common.auth import (
-    ROLE_USER,
-    bearer_claims,
-    hash_password,
-    issue_token,
-    require_admin,
-    verify_password,
-)
+from targets.common.accounts import USERS_DDL, account_routes
+from targets.common.auth import bearer_claims, require_admin
+from targets.common.catalog import PRODUCTS_DDL, product_routes
 from targets.common.config import ServiceConfig
 from targets.common.db import check_pool, ensure_admin, pool_context
 from targets.common.http import (
-    MAX_BIGINT,
     ApiError,
-    ValidationError,
-    get_int,
-    get_list,
-    get_str,
     health_handler,
     json_response,
     new_application,
-    path_int,
-    query_int,
     read_json_object,
 )
+from targets.common.orders import fetch_stats, parse_order_items
 
 CONFIG = web.AppKey("config", ServiceConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
-
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
-MAX_ITEMS = 20
-MAX_QUANTITY = 1000
-MAX_AMOUNT = 1_000_000_000  # price_cents and stock upper bound
-MAX_OFFSET = 1_000_000
-INVALID_LOGIN = "invalid username or password"
-
-_PRODUCT_COLUMNS = "id, name, price_cents, stock"
-
-
-def _product(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "price_cents": row["price_cents"],
-        "stock": row["stock"],
-    }
-
-
-def parse_order_items(data: dict[str, Any]) -> list[tuple[int, int]]:
-    """``(product_id, quantity)`` pairs of an order body, sorted by product id (400 if invalid)."""
-    raw_items = get_list(data, "items", min_items=1, max_items=MAX_ITEMS)
-    items: dict[int, int] = {}
-    for index, raw in enumerate(raw_items):
-        if not isinstance(raw, dict):
-            raise ValidationError(f"items[{index}] must be an object")
-        product_id = get_int(raw, "product_id", minimum=1, maximum=MAX_BIGINT)
-        quantity = get_int(raw, "quantity", minimum=1, maximum=MAX_QUANTITY)
-        if product_id in items:
-            raise ValidationError(f"items[{index}].product_id {product_id} is duplicated")
-        items[product_id] = quantity
-    return sorted(items.items())
 
 
 async def health_database(app: web.Application) -> None:
@@ -83,81 +37,10 @@ async def health_database(app: web.Application) -> None:
     await check_pool(app[POOL])
 
 
-async def create_user(request: web.Request) -> web.Response:
-    data = await read_json_object(request)
-    username = get_str(data, "username", min_length=3, max_length=64, pattern=USERNAME_PATTERN)
-    password = get_str(data, "password", min_length=8, max_length=128)
-    password_hash = await hash_password(password)
-    user_id = await request.app[POOL].fetchval(
-        "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) "
-        "ON CONFLICT (username) DO NOTHING RETURNING id",
-        username,
-        password_hash,
-        ROLE_USER,
-    )
-    if user_id is None:
-        raise ApiError(409, "conflict", f"username {username} is already taken")
-    return json_response({"id": user_id, "username": username}, status=201)
-
-
-async def login(request: web.Request) -> web.Response:
-    data = await read_json_object(request)
-    username, password = data.get("username"), data.get("password")
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise ValidationError("username and password are required strings")
-    row = None
-    if 3 <= len(username) <= 64 and USERNAME_PATTERN.fullmatch(username):
-        row = await request.app[POOL].fetchrow(
-            "SELECT id, password_hash, role FROM users WHERE username = $1", username
-        )
-    if not await verify_password(row["password_hash"] if row else None, password):
-        raise ApiError(401, "unauthorized", INVALID_LOGIN)
-    assert row is not None
-    config = request.app[CONFIG]
-    token = issue_token(row["id"], username, row["role"], config.token_secret, config.token_ttl_s)
-    return json_response({"token": token})
-
-
-async def list_products(request: web.Request) -> web.Response:
-    limit = query_int(request.query, "limit", default=20, minimum=1, maximum=100)
-    offset = query_int(request.query, "offset", default=0, minimum=0, maximum=MAX_OFFSET)
-    rows = await request.app[POOL].fetch(
-        f"SELECT {_PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT $1 OFFSET $2", limit, offset
-    )
-    return json_response([_product(row) for row in rows])
-
-
-async def get_product(request: web.Request) -> web.Response:
-    product_id = path_int(request, "product_id")
-    row = await request.app[POOL].fetchrow(
-        f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE id = $1", product_id
-    )
-    if row is None:
-        raise ApiError(404, "not_found", f"product {product_id} not found")
-    return json_response(_product(row))
-
-
-async def create_product(request: web.Request) -> web.Response:
-    require_admin(bearer_claims(request, request.app[CONFIG].token_secret))
-    data = await read_json_object(request)
-    name = get_str(data, "name", min_length=1, max_length=200)
-    price_cents = get_int(data, "price_cents", minimum=0, maximum=MAX_AMOUNT)
-    stock = get_int(data, "stock", minimum=0, maximum=MAX_AMOUNT)
-    row = await request.app[POOL].fetchrow(
-        "INSERT INTO products (name, price_cents, stock) VALUES ($1, $2, $3) "
-        f"RETURNING {_PRODUCT_COLUMNS}",
-        name,
-        price_cents,
-        stock,
-    )
-    assert row is not None
-    return json_response(_product(row), status=201)
-
-
 async def create_order(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[CONFIG].token_secret)
     data = await read_json_object(request)
-    items = parse_order_items(data)  # sorted by product id: the lock order
+    items = sorted(parse_order_items(data))  # by product id: the lock order
     order_id = uuid.uuid4()
     lines: list[dict[str, int]] = []
     async with request.app[POOL].acquire() as conn, conn.transaction():
@@ -231,40 +114,15 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     require_admin(bearer_claims(request, request.app[CONFIG].token_secret))
-    row = await request.app[POOL].fetchrow(
-        """
-        SELECT
-            (SELECT count(*) FROM users) AS users,
-            (SELECT count(*) FROM products) AS products,
-            (SELECT count(*) FROM orders WHERE status = 'pending') AS pending,
-            (SELECT count(*) FROM orders WHERE status = 'confirmed') AS confirmed,
-            (SELECT count(*) FROM orders WHERE status = 'rejected') AS rejected,
-            (SELECT coalesce(sum(stock), 0)::bigint FROM products) AS stock_total,
-            (SELECT coalesce(sum(i.quantity), 0)::bigint FROM order_items i
-               JOIN orders o ON o.id = i.order_id WHERE o.status = 'confirmed') AS units_sold
-        """
-    )
-    assert row is not None
-    return json_response(
-        {
-            "users": row["users"],
-            "products": row["products"],
-            "orders": {
-                "pending": row["pending"],
-                "confirmed": row["confirmed"],
-                "rejected": row["rejected"],
-            },
-            "stock_total": row["stock_total"],
-            "units_sold": row["units_sold"],
-        }
-    )
+    return json_response(await fetch_stats(request.app[POOL]))
 
 
 def create_app(config: ServiceConfig) -> web.Application:
     """The monolith application (the pool opens and the schema applies on startup)."""
     app = new_application(config.max_body_bytes)
     app[CONFIG] = config
-    schema = resources.files("targets.monolith").joinpath("schema.sql").read_text()
+    orders_ddl = resources.files("targets.monolith").joinpath("schema.sql").read_text()
+    schema = USERS_DDL + PRODUCTS_DDL + orders_ddl
 
     async def on_ready(pool: asyncpg.Pool) -> None:
         await ensure_admin(pool, config.admin_username, config.admin_password)
@@ -277,11 +135,8 @@ def create_app(config: ServiceConfig) -> web.Application:
     app.add_routes(
         [
             web.get("/health", health_handler(health_database)),
-            web.post("/users", create_user),
-            web.post("/login", login),
-            web.get("/products", list_products),
-            web.post("/products", create_product),
-            web.get("/products/{product_id}", get_product),
+            *account_routes(POOL, CONFIG),
+            *product_routes(POOL, CONFIG),
             web.post("/orders", create_order),
             web.get("/orders/{order_id}", get_order),
             web.get("/stats", stats),

@@ -1,20 +1,6 @@
--- Monolith: one database holds users, the catalog and orders.
+-- Monolith: one database holds users, the catalog and orders. The users and products
+-- tables come from targets.common (accounts.USERS_DDL, catalog.PRODUCTS_DDL), applied first.
 -- Idempotent: applied by every worker at start under an advisory lock.
-CREATE TABLE IF NOT EXISTS users (
-    id            bigserial PRIMARY KEY,
-    username      text NOT NULL UNIQUE,
-    password_hash text NOT NULL,
-    role          text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
-    created_at    timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE IF NOT EXISTS products (
-    id          bigserial PRIMARY KEY,
-    name        text NOT NULL,
-    price_cents bigint NOT NULL CHECK (price_cents >= 0),
-    stock       bigint NOT NULL CHECK (stock >= 0)
-);
-
 CREATE TABLE IF NOT EXISTS orders (
     id          uuid PRIMARY KEY,
     user_id     bigint NOT NULL REFERENCES users (id),
