@@ -4,8 +4,8 @@
 publishes ``OrderPlaced`` to JetStream with ``Nats-Msg-Id`` = order id and
 answers 202 only after the PubAck: an acknowledged order is durably in the
 stream. If the publication fails the order is withdrawn and the client gets 503
-(see ``store.cancel_unpublished_order``). Users, login, products, order reads
-and ``/stats`` read and write PostgreSQL directly.
+(see ``store.cancel_unpublished_order``). Users, login, products (``targets.common``
+accounts/catalog), order reads and ``/stats`` read and write PostgreSQL directly.
 
 A background task re-publishes orders still ``pending`` after ``REDRIVE_AFTER_S``
 seconds [30] (checked every ``REDRIVE_AFTER_S / 3``): an api killed between its
@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -28,30 +27,19 @@ import asyncpg
 from aiohttp import web
 from nats.js import JetStreamContext
 
-from targets.common.auth import (
-    ROLE_USER,
-    bearer_claims,
-    hash_password,
-    issue_token,
-    require_admin,
-    verify_password,
-)
+from targets.common.accounts import account_routes
+from targets.common.auth import bearer_claims, require_admin
+from targets.common.catalog import product_routes
 from targets.common.config import ServiceConfig, ServiceConfigError
 from targets.common.db import check_pool, ensure_admin, pool_context
 from targets.common.http import (
-    MAX_BIGINT,
     ApiError,
-    ValidationError,
-    get_int,
-    get_list,
-    get_str,
     health_handler,
     json_response,
     new_application,
-    path_int,
-    query_int,
     read_json_object,
 )
+from targets.common.orders import fetch_stats, parse_order_items
 from targets.common.serve import serve
 from targets.event_driven import events, store
 from targets.event_driven.schema import SCHEMA
@@ -62,112 +50,17 @@ CONFIG = web.AppKey("config", ServiceConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
 BUS = web.AppKey("bus", events.Bus)
 
-USERNAME = re.compile(r"[A-Za-z0-9_.-]+")
-MAX_ITEMS = 20
-MAX_QUANTITY = 1000
 UNAVAILABLE = ApiError(503, "unavailable", "the order could not be queued; try again")
 DEFAULT_REDRIVE_AFTER_S = 30.0  # seconds an order may stay pending before its event is re-sent
 REDRIVE_BATCH = 500  # orders re-published per sweep at most
 
 
-# --- users -------------------------------------------------------------------------------
-
-
-async def create_user(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
-    username = get_str(body, "username", min_length=3, max_length=64, pattern=USERNAME)
-    password = get_str(body, "password", min_length=8, max_length=128)
-    password_hash = await hash_password(password)
-    user_id = await request.app[POOL].fetchval(
-        "INSERT INTO users (username, password_hash, role) VALUES ($1, $2, $3) "
-        "ON CONFLICT (username) DO NOTHING RETURNING id",
-        username,
-        password_hash,
-        ROLE_USER,
-    )
-    if user_id is None:
-        raise ApiError(409, "conflict", f"username {username!r} is taken")
-    return json_response({"id": user_id, "username": username}, status=201)
-
-
-async def login(request: web.Request) -> web.Response:
-    body = await read_json_object(request)
-    username = get_str(body, "username", min_length=1, max_length=256)
-    password = get_str(body, "password", min_length=1, max_length=256)
-    row = await request.app[POOL].fetchrow(
-        "SELECT id, password_hash, role FROM users WHERE username = $1", username
-    )
-    matches = await verify_password(row["password_hash"] if row else None, password)
-    if row is None or not matches:
-        raise ApiError(401, "unauthorized", "invalid username or password")
-    config = request.app[CONFIG]
-    token = issue_token(row["id"], username, row["role"], config.token_secret, config.token_ttl_s)
-    return json_response({"token": token})
-
-
-# --- products ----------------------------------------------------------------------------
-
-_PRODUCT_COLUMNS = "id, name, price_cents, stock"
-
-
-async def list_products(request: web.Request) -> web.Response:
-    limit = query_int(request.query, "limit", default=20, minimum=1, maximum=100)
-    offset = query_int(request.query, "offset", default=0, minimum=0, maximum=1_000_000)
-    rows = await request.app[POOL].fetch(
-        f"SELECT {_PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT $1 OFFSET $2", limit, offset
-    )
-    return json_response([dict(row) for row in rows])
-
-
-async def get_product(request: web.Request) -> web.Response:
-    product_id = path_int(request, "product_id")
-    row = await request.app[POOL].fetchrow(
-        f"SELECT {_PRODUCT_COLUMNS} FROM products WHERE id = $1", product_id
-    )
-    if row is None:
-        raise ApiError(404, "not_found", f"product {product_id} not found")
-    return json_response(dict(row))
-
-
-async def create_product(request: web.Request) -> web.Response:
-    require_admin(bearer_claims(request, request.app[CONFIG].token_secret))
-    body = await read_json_object(request)
-    name = get_str(body, "name", min_length=1, max_length=200)
-    price_cents = get_int(body, "price_cents", minimum=0, maximum=1_000_000_000)
-    stock = get_int(body, "stock", minimum=0, maximum=1_000_000_000)
-    row = await request.app[POOL].fetchrow(
-        f"INSERT INTO products (name, price_cents, stock) VALUES ($1, $2, $3) "
-        f"RETURNING {_PRODUCT_COLUMNS}",
-        name,
-        price_cents,
-        stock,
-    )
-    return json_response(dict(row), status=201)
-
-
 # --- orders ------------------------------------------------------------------------------
-
-
-def parse_items(body: dict[str, object]) -> list[tuple[int, int]]:
-    """``(product_id, quantity)`` pairs of an order body; ``ValidationError`` when invalid."""
-    raw_items = get_list(body, "items", min_items=1, max_items=MAX_ITEMS)
-    items: list[tuple[int, int]] = []
-    seen: set[int] = set()
-    for index, raw in enumerate(raw_items):
-        if not isinstance(raw, dict):
-            raise ValidationError(f"items[{index}] must be an object")
-        product_id = get_int(raw, "product_id", minimum=1, maximum=MAX_BIGINT)
-        quantity = get_int(raw, "quantity", minimum=1, maximum=MAX_QUANTITY)
-        if product_id in seen:
-            raise ValidationError(f"items[{index}]: product_id {product_id} appears twice")
-        seen.add(product_id)
-        items.append((product_id, quantity))
-    return items
 
 
 async def create_order(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[CONFIG].token_secret)
-    items = parse_items(await read_json_object(request))
+    items = parse_order_items(await read_json_object(request))
     pool = request.app[POOL]
     if not request.app[BUS].connected:  # fail fast instead of waiting for the PubAck timeout
         raise UNAVAILABLE
@@ -210,7 +103,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def get_stats(request: web.Request) -> web.Response:
     require_admin(bearer_claims(request, request.app[CONFIG].token_secret))
-    return json_response(await store.fetch_stats(request.app[POOL]))
+    return json_response(await fetch_stats(request.app[POOL]))
 
 
 # --- redrive ------------------------------------------------------------------------------
@@ -291,11 +184,8 @@ def create_app(config: ServiceConfig) -> web.Application:
     app.add_routes(
         [
             web.get("/health", health_handler(database, nats)),
-            web.post("/users", create_user),
-            web.post("/login", login),
-            web.get("/products", list_products),
-            web.post("/products", create_product),
-            web.get("/products/{product_id}", get_product),
+            *account_routes(POOL, CONFIG),
+            *product_routes(POOL, CONFIG),
             web.post("/orders", create_order),
             web.get("/orders/{order_id}", get_order),
             web.get("/stats", get_stats),

@@ -1,6 +1,7 @@
 """The event-driven target's tables in its one ``shop`` database.
 
-- ``users``, ``products``: written by ``api`` (products.stock is then owned by
+- ``users``, ``products`` (DDL shared with the other targets, ``targets.common``):
+  written by ``api`` (products.stock is then owned by
   ``inventory``, which is the only writer of stock after creation).
 - ``orders``, ``order_items``: written by ``api`` (status ``pending``, prices as
   accepted); ``projector`` moves ``status`` to ``confirmed``/``rejected``.
@@ -18,22 +19,13 @@ of ``targets.common.db.apply_schema``.
 
 from __future__ import annotations
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id            bigserial PRIMARY KEY,
-    username      text NOT NULL UNIQUE,
-    password_hash text NOT NULL,
-    role          text NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin')),
-    created_at    timestamptz NOT NULL DEFAULT now()
-);
+from targets.common.accounts import USERS_DDL
+from targets.common.catalog import PRODUCTS_DDL
 
-CREATE TABLE IF NOT EXISTS products (
-    id          bigserial PRIMARY KEY,
-    name        text NOT NULL,
-    price_cents bigint NOT NULL CHECK (price_cents >= 0),
-    stock       bigint NOT NULL CHECK (stock >= 0)
-);
-
+SCHEMA = (
+    USERS_DDL
+    + PRODUCTS_DDL
+    + """
 CREATE TABLE IF NOT EXISTS orders (
     id          uuid PRIMARY KEY,
     user_id     bigint NOT NULL REFERENCES users (id),
@@ -97,3 +89,4 @@ BEGIN
 END
 $$;
 """
+)

@@ -164,34 +164,6 @@ async def fetch_order(pool: asyncpg.Pool, order_id: uuid.UUID, user_id: int) -> 
     return OrderView(order_id, row["status"], row["total_cents"], items)
 
 
-async def fetch_stats(pool: asyncpg.Pool) -> dict[str, Any]:
-    """Counts for integrity checks, read in one statement (one consistent snapshot)."""
-    row = await pool.fetchrow(
-        """
-        SELECT (SELECT count(*) FROM users) AS users,
-               (SELECT count(*) FROM products) AS products,
-               (SELECT coalesce(sum(stock), 0) FROM products) AS stock_total,
-               (SELECT count(*) FROM orders WHERE status = 'pending') AS pending,
-               (SELECT count(*) FROM orders WHERE status = 'confirmed') AS confirmed,
-               (SELECT count(*) FROM orders WHERE status = 'rejected') AS rejected,
-               (SELECT coalesce(sum(i.quantity), 0) FROM order_items i
-                  JOIN orders o ON o.id = i.order_id WHERE o.status = 'confirmed') AS units_sold
-        """
-    )
-    assert row is not None
-    return {
-        "users": row["users"],
-        "products": row["products"],
-        "orders": {
-            "pending": row["pending"],
-            "confirmed": row["confirmed"],
-            "rejected": row["rejected"],
-        },
-        "stock_total": int(row["stock_total"]),
-        "units_sold": int(row["units_sold"]),
-    }
-
-
 @dataclass(frozen=True)
 class Reservation:
     """Inventory's decision on one order, and whether this call made it."""

@@ -1,4 +1,7 @@
-"""Pure parts of the event-driven target: event payloads, order parsing, consumer settings."""
+"""Pure parts of the event-driven target: event payloads, consumer settings.
+
+Order item validation is shared: tests/unit/test_common_validators.py.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,7 @@ import orjson
 import pytest
 
 from targets.common.config import ServiceConfigError
-from targets.common.http import ValidationError
-from targets.event_driven.api import parse_items, redrive_after_s
+from targets.event_driven.api import redrive_after_s
 from targets.event_driven.consumer_app import ConsumerSettings
 from targets.event_driven.events import BadEvent, OrderPlaced, OrderResult
 
@@ -56,30 +58,6 @@ def test_order_result_subject_and_validation() -> None:
     assert OrderResult.decode(result.encode()) == result
     with pytest.raises(BadEvent):
         OrderResult.decode(orjson.dumps({"order_id": str(ORDER_ID), "outcome": "shipped"}))
-
-
-def test_parse_items_accepts_a_valid_order_and_ignores_other_fields() -> None:
-    body = {"items": [{"product_id": 5, "quantity": 2, "price_cents": 0}], "status": "confirmed"}
-    assert parse_items(body) == [(5, 2)]
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        {"items": []},
-        {"items": [{"product_id": 1, "quantity": 1}] * 2},
-        {"items": [{"product_id": 1, "quantity": 1001}]},
-        {"items": [{"product_id": 0, "quantity": 1}]},
-        {"items": [{"product_id": "1", "quantity": 1}]},
-        {"items": [{"product_id": 1, "quantity": True}]},
-        {"items": [[1, 1]]},
-        {"items": [{"product_id": i, "quantity": 1} for i in range(1, 22)]},
-    ],
-)
-def test_parse_items_rejects_invalid_orders(body: dict[str, object]) -> None:
-    with pytest.raises(ValidationError):
-        parse_items(body)
 
 
 def test_consumer_settings_from_environment() -> None:
