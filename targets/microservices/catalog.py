@@ -1,5 +1,7 @@
 """Catalog service: products (public reads, admin writes) and stock reservations (internal).
 
+The product routes are ``targets.common.catalog``'s, as in the other targets.
+
 Run with ``python -m targets.microservices.catalog``; configured by
 ``DATABASE_URL`` (its own ``catalog`` database), ``TOKEN_SECRET``,
 ``INTERNAL_SECRET`` and the common variables (``targets.common.config``).
@@ -28,56 +30,28 @@ import uuid
 import asyncpg
 from aiohttp import web
 
-from targets.common.auth import bearer_claims, require_admin
+from targets.common.catalog import product_routes
 from targets.common.config import ServiceConfig
 from targets.common.db import check_pool, pool_context
 from targets.common.http import (
     ApiError,
     ValidationError,
-    get_int,
     get_list,
-    get_str,
     health_handler,
     json_response,
     new_application,
-    path_int,
     query_int,
     read_json_object,
 )
+from targets.common.orders import parse_order_items
 from targets.common.serve import serve
 from targets.microservices import catalog_store as store
-from targets.microservices.items import parse_order_items
 from targets.microservices.upstream import require_internal
 
 CONFIG = web.AppKey("config", ServiceConfig)
 DB = web.AppKey("db", asyncpg.Pool)
 
-MAX_AMOUNT = 1_000_000_000  # largest price_cents and stock accepted
 MAX_CONFIRM_BATCH = 1000  # order ids per confirm call / stale listing
-
-
-async def list_products(request: web.Request) -> web.Response:
-    limit = query_int(request.query, "limit", default=20, minimum=1, maximum=100)
-    offset = query_int(request.query, "offset", default=0, minimum=0, maximum=1_000_000)
-    return json_response(await store.list_products(request.app[DB], limit, offset))
-
-
-async def get_product(request: web.Request) -> web.Response:
-    product_id = path_int(request, "id")
-    product = await store.get_product(request.app[DB], product_id)
-    if product is None:
-        raise ApiError(404, "not_found", f"product {product_id} not found")
-    return json_response(product)
-
-
-async def create_product(request: web.Request) -> web.Response:
-    require_admin(bearer_claims(request, request.app[CONFIG].token_secret))
-    body = await read_json_object(request)
-    name = get_str(body, "name", min_length=1, max_length=200)
-    price_cents = get_int(body, "price_cents", minimum=0, maximum=MAX_AMOUNT)
-    stock = get_int(body, "stock", minimum=0, maximum=MAX_AMOUNT)
-    product = await store.create_product(request.app[DB], name, price_cents, stock)
-    return json_response(product, status=201)
 
 
 def _order_id(raw: object) -> uuid.UUID:
@@ -155,9 +129,7 @@ def create_app(config: ServiceConfig) -> web.Application:
     app.add_routes(
         [
             web.get("/health", health_handler(database)),
-            web.get("/products", list_products),
-            web.get("/products/{id}", get_product),
-            web.post("/products", create_product),
+            *product_routes(DB, CONFIG),
             web.post("/internal/reservations", reserve),
             web.delete("/internal/reservations/{order_id}", release),
             web.post("/internal/reservations/confirm", confirm),

@@ -26,13 +26,11 @@ from typing import Any
 
 import asyncpg
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS products (
-    id          BIGSERIAL PRIMARY KEY,
-    name        TEXT      NOT NULL,
-    price_cents BIGINT    NOT NULL CHECK (price_cents >= 0),
-    stock       BIGINT    NOT NULL CHECK (stock >= 0)
-);
+from targets.common.catalog import PRODUCTS_DDL
+
+SCHEMA = (
+    PRODUCTS_DDL
+    + """
 CREATE TABLE IF NOT EXISTS reservations (
     order_id   UUID        PRIMARY KEY,
     status     TEXT        NOT NULL CHECK (status IN ('reserved', 'confirmed', 'released')),
@@ -48,8 +46,7 @@ CREATE TABLE IF NOT EXISTS reservation_items (
     PRIMARY KEY (order_id, product_id)
 );
 """
-
-PRODUCT_COLUMNS = "id, name, price_cents, stock"
+)
 
 
 class UnknownProduct(Exception):
@@ -99,40 +96,6 @@ class Reservation:
             ],
             "total_cents": self.total_cents,
         }
-
-
-def product_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "name": row["name"],
-        "price_cents": row["price_cents"],
-        "stock": row["stock"],
-    }
-
-
-async def list_products(pool: asyncpg.Pool, limit: int, offset: int) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
-        f"SELECT {PRODUCT_COLUMNS} FROM products ORDER BY id LIMIT $1 OFFSET $2", limit, offset
-    )
-    return [product_json(r) for r in rows]
-
-
-async def get_product(pool: asyncpg.Pool, product_id: int) -> dict[str, Any] | None:
-    row = await pool.fetchrow(f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1", product_id)
-    return None if row is None else product_json(row)
-
-
-async def create_product(
-    pool: asyncpg.Pool, name: str, price_cents: int, stock: int
-) -> dict[str, Any]:
-    row = await pool.fetchrow(
-        f"INSERT INTO products (name, price_cents, stock) VALUES ($1, $2, $3) RETURNING {PRODUCT_COLUMNS}",
-        name,
-        price_cents,
-        stock,
-    )
-    assert row is not None
-    return product_json(row)
 
 
 async def stats(pool: asyncpg.Pool) -> dict[str, int]:

@@ -50,11 +50,11 @@ from targets.common.http import (
     new_application,
     read_json_object,
 )
+from targets.common.orders import parse_order_items
 from targets.common.serve import serve
 from targets.microservices import orders_store as store
 from targets.microservices import reconcile
 from targets.microservices.catalog_client import CatalogClient, CatalogRefused
-from targets.microservices.items import parse_order_items
 from targets.microservices.upstream import (
     HTTP_CLIENT,
     UpstreamSettings,

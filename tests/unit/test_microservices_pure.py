@@ -1,49 +1,18 @@
-"""Pure parts of the microservices target: item validation, stats aggregation, pool settings."""
+"""Pure parts of the microservices target: stats aggregation, pool settings.
+
+Order item validation is shared: tests/unit/test_common_validators.py.
+"""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
 from targets.common.config import ServiceConfigError
-from targets.common.http import ValidationError
 from targets.microservices.gateway import aggregate_stats
-from targets.microservices.items import parse_order_items
 from targets.microservices.reconcile import STORE_TIMEOUT_S, Confirmations, stale_after
 from targets.microservices.upstream import UpstreamSettings, load_upstream_settings
-
-
-def test_items_keep_request_order() -> None:
-    body = {"items": [{"product_id": 9, "quantity": 2}, {"product_id": 3, "quantity": 1000}]}
-    assert parse_order_items(body) == [(9, 2), (3, 1000)]
-
-
-@pytest.mark.parametrize(
-    "items",
-    [
-        None,
-        [],
-        "x",
-        [{"product_id": 1, "quantity": 1}] * 21,
-        [1],
-        [{"product_id": "1", "quantity": 1}],
-        [{"product_id": True, "quantity": 1}],
-        [{"product_id": 1.0, "quantity": 1}],
-        [{"quantity": 1}],
-        [{"product_id": 1}],
-        [{"product_id": 1, "quantity": 0}],
-        [{"product_id": 1, "quantity": 1001}],
-        [{"product_id": 1, "quantity": 1}, {"product_id": 1, "quantity": 2}],
-        [{"product_id": 0, "quantity": 1}],
-        [{"product_id": -1, "quantity": 1}],
-        [{"product_id": 2**63, "quantity": 1}],
-    ],
-)
-def test_bad_items_are_invalid(items: Any) -> None:
-    with pytest.raises(ValidationError):
-        parse_order_items({"items": items} if items is not None else {})
 
 
 def test_stats_aggregate_into_the_contract_shape() -> None:
