@@ -10,17 +10,22 @@ Public API (stable):
   ``ValidationError`` (400) for a missing/empty/too long list, a non-object item,
   a product id outside 1..bigint, a quantity outside 1..1000 or a repeated
   product id. Other fields of the body and of the items are ignored.
+- ``path_order_id(request, name="order_id") -> uuid.UUID``: an order id path segment;
+  a malformed id is 404 ``not_found`` (it names no order), as for another user's order.
+- ``order_not_found() -> ApiError``: that 404, one message everywhere.
 - ``async fetch_stats(pool)``: ``GET /stats`` body for the single-database targets.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
+from aiohttp import web
 
-from targets.common.http import MAX_BIGINT, ValidationError, get_int, get_list
+from targets.common.http import MAX_BIGINT, ApiError, ValidationError, get_int, get_list
 
 MAX_ITEMS = 20  # items per order
 MAX_QUANTITY = 1000  # units per item
@@ -44,6 +49,19 @@ def parse_order_items(body: Mapping[str, Any]) -> list[tuple[int, int]]:
         seen.add(product_id)
         items.append((product_id, quantity))
     return items
+
+
+def order_not_found() -> ApiError:
+    """404 for an unknown order, a malformed id or someone else's order (indistinguishable)."""
+    return ApiError(404, "not_found", "order not found")
+
+
+def path_order_id(request: web.Request, name: str = "order_id") -> uuid.UUID:
+    """Path segment ``name`` as an order id (UUID); 404 ``not_found`` when malformed."""
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise order_not_found() from None
 
 
 async def fetch_stats(pool: asyncpg.Pool) -> dict[str, Any]:

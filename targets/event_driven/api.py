@@ -39,7 +39,7 @@ from targets.common.http import (
     new_application,
     read_json_object,
 )
-from targets.common.orders import fetch_stats, parse_order_items
+from targets.common.orders import fetch_stats, order_not_found, parse_order_items, path_order_id
 from targets.common.serve import serve
 from targets.event_driven import events, store
 from targets.event_driven.schema import SCHEMA
@@ -90,14 +90,10 @@ async def create_order(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[CONFIG].token_secret)
-    raw = request.match_info["order_id"]
-    try:
-        order_id = uuid.UUID(raw)
-    except ValueError:
-        raise ApiError(404, "not_found", "order not found") from None
+    order_id = path_order_id(request)
     order = await store.fetch_order(request.app[POOL], order_id, claims.user_id)
     if order is None:
-        raise ApiError(404, "not_found", "order not found")
+        raise order_not_found()
     return json_response(order.as_json())
 
 

@@ -50,7 +50,7 @@ from targets.common.http import (
     new_application,
     read_json_object,
 )
-from targets.common.orders import parse_order_items
+from targets.common.orders import order_not_found, parse_order_items, path_order_id
 from targets.common.serve import serve
 from targets.microservices import orders_store as store
 from targets.microservices import reconcile
@@ -125,13 +125,10 @@ async def place_order(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[CONFIG].token_secret)
-    try:
-        order_id = uuid.UUID(request.match_info["id"])
-    except ValueError:
-        raise ApiError(404, "not_found", "order not found") from None
+    order_id = path_order_id(request, "id")
     order = await store.get_order(request.app[DB], order_id, claims.user_id)
     if order is None:
-        raise ApiError(404, "not_found", "order not found")
+        raise order_not_found()
     return json_response(order)
 
 

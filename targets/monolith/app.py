@@ -26,7 +26,7 @@ from targets.common.http import (
     new_application,
     read_json_object,
 )
-from targets.common.orders import fetch_stats, parse_order_items
+from targets.common.orders import fetch_stats, order_not_found, parse_order_items, path_order_id
 
 CONFIG = web.AppKey("config", ServiceConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -84,11 +84,7 @@ async def create_order(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[CONFIG].token_secret)
-    raw_id = request.match_info["order_id"]
-    try:
-        order_id = uuid.UUID(raw_id)
-    except ValueError:
-        raise ApiError(404, "not_found", "order not found") from None
+    order_id = path_order_id(request)
     pool = request.app[POOL]
     order = await pool.fetchrow(
         "SELECT id, status, total_cents FROM orders WHERE id = $1 AND user_id = $2",
@@ -96,7 +92,7 @@ async def get_order(request: web.Request) -> web.Response:
         claims.user_id,
     )
     if order is None:
-        raise ApiError(404, "not_found", "order not found")
+        raise order_not_found()
     rows = await pool.fetch(
         "SELECT product_id, quantity, price_cents FROM order_items WHERE order_id = $1 "
         "ORDER BY product_id",

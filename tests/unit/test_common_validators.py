@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 
 from targets.common.accounts import is_valid_username, parse_login, parse_new_account
 from targets.common.catalog import parse_new_product, parse_page, product_json
-from targets.common.http import ValidationError
-from targets.common.orders import parse_order_items
+from targets.common.http import ApiError, ValidationError
+from targets.common.orders import parse_order_items, path_order_id
 
 # --- accounts ------------------------------------------------------------------------------
 
@@ -164,3 +166,16 @@ def test_item_errors_name_the_item() -> None:
         parse_order_items({"items": [{"product_id": 1, "quantity": 1}, {"product_id": 2}]})
     with pytest.raises(ValidationError, match=r"items\[1\]\.product_id 4 is repeated"):
         parse_order_items({"items": [{"product_id": 4, "quantity": 1}] * 2})
+
+
+def test_order_ids_in_paths_are_uuids_and_malformed_ones_are_not_found() -> None:
+    order_id = uuid.uuid4()
+    request = make_mocked_request(
+        "GET", f"/orders/{order_id}", match_info={"order_id": str(order_id)}
+    )
+    assert path_order_id(request) == order_id
+    for raw in ("42", "not-a-uuid", f"{order_id}0"):
+        request = make_mocked_request("GET", f"/orders/{raw}", match_info={"id": raw})
+        with pytest.raises(ApiError) as caught:
+            path_order_id(request, "id")
+        assert (caught.value.status, caught.value.code) == (404, "not_found")
