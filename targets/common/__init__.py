@@ -1,4 +1,5 @@
-"""What the three reference targets share: configuration, auth, HTTP helpers, database, serving.
+"""What the three reference targets share: configuration, auth, HTTP, database, serving, and
+the architecture-neutral parts of the contract (accounts, catalog, order input).
 
 Modules (each lists its public API in its docstring):
 
@@ -8,4 +9,9 @@ Modules (each lists its public API in its docstring):
   request parsing and validators, ``new_application``, ``health_handler``
 - ``db``: asyncpg pool ``cleanup_ctx`` factory, ``apply_schema``, ``ensure_admin``
 - ``serve``: ``serve(create_app)`` — uvloop, WORKERS processes on one port
+- ``accounts``: users DDL, username/password rules, ``POST /users`` and ``POST /login``
+- ``catalog``: products DDL, paging and product validation, the ``/products`` routes
+- ``orders``: order item parsing, order-id paths, ``/stats`` of single-database targets
+
+What distinguishes the architectures (order flows, saga, events) stays in each target.
 """
