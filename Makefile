@@ -26,7 +26,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check harness targets scenarios tests
+	$(BIN)/ruff check harness targets scenarios tests benchmarks
 	$(BIN)/mypy
 
 clean:

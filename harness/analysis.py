@@ -144,12 +144,12 @@ def endpoint_table(samples: pd.DataFrame, duration_s: float) -> tuple[LatencySta
             max_ms=float(max_ms) if requests else None,
             failure_classes=klass,
         )
-        for key, value in zip(PERCENTILE_KEYS, row[:-1]):
+        for key, value in zip(PERCENTILE_KEYS, row[:-1], strict=False):
             stats[key] = _none_if_nan(value)  # type: ignore[literal-required]
         return stats
 
     def classes_of(row: np.ndarray) -> dict[str, int]:
-        return {klass: int(n) for klass, n in zip(FAILURE_CLASSES, row) if n}
+        return {klass: int(n) for klass, n in zip(FAILURE_CLASSES, row, strict=False) if n}
 
     endpoints = [
         build(label, index, count[index], fails[index], sums[index], maxes[index], classes_of(class_counts[index]))

@@ -325,7 +325,7 @@ def _convert(hint: Any, value: Any, origin: str, where: str, unit: str | None) -
             return tuple(_convert(args[0], v, origin, f"{where}[{i}]", None) for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{origin}: {where}: expected {len(args)} values, got {value!r}")
-        return tuple(_convert(a, v, origin, f"{where}[{i}]", None) for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(_convert(a, v, origin, f"{where}[{i}]", None) for i, (a, v) in enumerate(zip(args, value, strict=False)))
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, origin, where)  # type: ignore[arg-type]
     if hint is float:

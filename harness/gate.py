@@ -180,7 +180,7 @@ def evaluate_regression(
             ]
             continue
         note = _environment_note(results, baseline, target, base.backend)
-        for metric, comparison in zip(regression.metrics, comparisons):
+        for metric, comparison in zip(regression.metrics, comparisons, strict=False):
             verdict: Verdict = "fail" if comparison.regressed else "pass"
             why = (
                 "significant and over the limit" if comparison.regressed

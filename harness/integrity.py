@@ -60,7 +60,7 @@ def acknowledged_orders(samples: pd.DataFrame) -> list[AckedOrder]:
     ack = rows["start_s"].to_numpy() + rows["latency_ms"].to_numpy() / 1000.0
     return [
         AckedOrder(str(o), str(u), int(s), float(a))
-        for o, u, s, a in zip(rows["order_id"], rows["user"], rows["status"], ack)
+        for o, u, s, a in zip(rows["order_id"], rows["user"], rows["status"], ack, strict=False)
     ]
 
 

@@ -214,7 +214,7 @@ def time_to_final_svg(rows: Sequence[tuple[str, Mapping[str, float | None]]]) ->
             _empty(ax, "no event-driven target in this run")
             return _to_svg(fig, "time-to-final")
         height = 0.18
-        for row, (name, stats) in enumerate(rows):
+        for row, (_name, stats) in enumerate(rows):
             for offset, label in enumerate(labels):
                 value = stats.get(label)
                 if value is None:
