@@ -30,7 +30,12 @@ def claim_directory(path: Path) -> None:
 
 @contextlib.contextmanager
 def owned_temp_directory(prefix: str = PREFIX) -> Iterator[Path]:
-    """A temporary directory (removed afterwards) that a later run reaps if this process is killed."""
+    """A temporary directory (removed afterwards) that a later run reaps if this process is killed.
+
+    Reaps the directories of dead owners first, so every backend's runs clean up after
+    killed predecessors, not only the local one.
+    """
+    reap_stale_directories()
     with tempfile.TemporaryDirectory(prefix=prefix) as name:
         path = Path(name)
         claim_directory(path)

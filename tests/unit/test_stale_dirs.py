@@ -52,3 +52,16 @@ def test_owned_temp_directory_is_claimed_and_removed() -> None:
         assert path not in reap_stale_directories(path.parent)
         assert path.exists()
     assert not path.exists()
+
+
+def test_owned_temp_directory_reaps_dead_owners_first(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    dead = tmp_path / "archbench-killed-run"
+    dead.mkdir()
+    (dead / OWNER_FILE).write_text(f"{_dead_pid()} 1.000\n", encoding="utf-8")
+    with owned_temp_directory() as path:
+        assert path.parent == tmp_path
+        assert not dead.exists()
