@@ -28,7 +28,7 @@ SOURCES_LABEL = "archbench.sources"
 # targets' topology modules import. Not the rest of the harness nor scenarios/ (the load
 # generator runs on the host): editing those does not rebuild the image.
 CONTEXT_FILES = (
-    "pyproject.toml", "README.md", DOCKERFILE,
+    "pyproject.toml", "README.md", DOCKERFILE, "docker/target_requirements.py",
     "harness/__init__.py", "harness/py.typed", "harness/topology.py",
 )  # fmt: skip
 CONTEXT_DIRS = ("targets",)
