@@ -32,6 +32,18 @@ from harness.samples import read_samples, write_parquet
 from harness.seed import admin_token, seed_target
 from scenarios.settings import ScenarioSettings
 
+WORK_DIR = "work"  # <run>/<target>/work: files written while a target is measured
+LIVE_SAMPLES_DIR = "samples"  # the hook's per-process sample files, below WORK_DIR
+
+
+def live_samples_pattern(target: str, run: str = "*") -> str:
+    """Glob, relative to the out dir, of ``target``'s sample files while load runs.
+
+    ``run`` matches run directory names ("2*" skips the ``latest`` link).
+    """
+    return f"{run}/{target}/{WORK_DIR}/{LIVE_SAMPLES_DIR}/samples-*.tsv"
+
+
 
 @dataclass
 class TargetUnderTest:
@@ -95,8 +107,8 @@ def measure_target(config: Config, target: TargetUnderTest, profile_name: str, p
     """
     relative = Path(target.name)
     target_dir = run_dir / relative
-    work = target_dir / "work"
-    samples_dir = work / "samples"
+    work = target_dir / WORK_DIR
+    samples_dir = work / LIVE_SAMPLES_DIR
     clock = time.monotonic()
     seed = seed_target(target.url, config.seed, target.admin_username, target.admin_password,
                        timeout_s=config.scenario.request_timeout * 3)
@@ -185,7 +197,7 @@ def measure_target(config: Config, target: TargetUnderTest, profile_name: str, p
             valid = {"ok": False, "reasons": [*problems, *valid["reasons"]]}
     if interrupted:
         valid = {"ok": False, "reasons": ["interrupted (Ctrl-C): partial measurement", *valid["reasons"]]}
-    shutil.rmtree(work / "samples", ignore_errors=True)  # kept compressed in samples.parquet
+    shutil.rmtree(samples_dir, ignore_errors=True)  # kept compressed in samples.parquet
     result = TargetResult(
         target=target.name, backend=target.backend, url=target.url, services=target.services,
         cpu_budget={"target_cpus": config.cpu.target_cpus if target.backend != "external" else "",

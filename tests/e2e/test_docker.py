@@ -47,6 +47,7 @@ from harness.cli import cli
 from harness.config import load_config
 from harness.contract import CHECK_NAMES, CheckResult, run_contract
 from harness.errors import BenchError
+from harness.measure import live_samples_pattern
 from harness.registry import get_topology
 from harness.results import load_results, schema_problems
 from harness.topology import ServiceSpec, Topology
@@ -311,7 +312,7 @@ def test_ctrl_c_mid_load_removes_the_runs_containers_and_keeps_partial_results(
         samples = None
         while time.monotonic() < deadline and samples is None:
             time.sleep(0.5)
-            samples = next(iter(out.glob("2*/monolith/work/samples/samples-*.tsv")), None)
+            samples = next(iter(out.glob(live_samples_pattern("monolith", run="2*"))), None)
             assert process.poll() is None, process.communicate()
         assert samples is not None, "load never started"
         run_id = samples.relative_to(out).parts[0]  # the run directory's name is the run id

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.measure import live_samples_pattern
 from harness.results import SCHEMA, load_results, schema_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -103,7 +104,7 @@ def test_ctrl_c_stops_load_tears_down_and_keeps_the_partial_result(tmp_path: Pat
     samples = None
     while time.monotonic() < deadline and samples is None:
         time.sleep(0.5)
-        samples = next(iter(out.glob("*/monolith/work/samples/samples-*.tsv")), None)
+        samples = next(iter(out.glob(live_samples_pattern("monolith"))), None)
         assert process.poll() is None, process.communicate()
     assert samples is not None, "load never started"
     time.sleep(3)
