@@ -27,7 +27,7 @@ from harness.noise import (
     histograms_to_dict,
     window_histograms,
 )
-from harness.results import Results, TargetResult, load_results, write_atomic
+from harness.results import Results, TargetResult, load_results, read_versioned_json, write_atomic
 
 BASELINE_SCHEMA = "archbench/baseline@1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -159,18 +159,13 @@ def resolve_baseline(reference: str | Path, directory: Path) -> Path:
 
 def load_baseline(path: Path) -> Baseline:
     """Read and validate a baseline file; refuse other schemas with the fix."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BenchError(f"baseline {path} not found; create it with `bench baseline save RUN_DIR`") from None
-    except json.JSONDecodeError as error:
-        raise BenchError(f"baseline {path}: not valid JSON ({error})") from None
-    schema = data.get("schema") if isinstance(data, dict) else None
-    if schema != BASELINE_SCHEMA:
-        raise BenchError(
-            f"baseline {path}: schema {schema!r} is not supported (this archbench reads "
-            f"{BASELINE_SCHEMA!r}); save it again with `bench baseline save RUN_DIR`"
-        )
+    data = read_versioned_json(
+        Path(path),
+        BASELINE_SCHEMA,
+        label=f"baseline {path}",
+        missing=f"baseline {path} not found; create it with `bench baseline save RUN_DIR`",
+        fix="save it again with `bench baseline save RUN_DIR`",
+    )
     try:
         targets = {
             name: BaselineTarget(

@@ -219,17 +219,34 @@ def load_results(run_dir: Path | str) -> Results:
     path = Path(run_dir)
     if path.is_dir():
         path = path / RESULTS_FILE
+    return read_versioned_json(  # type: ignore[return-value]
+        path,
+        SCHEMA,
+        label=str(path),
+        missing=f"{path} not found; give a run directory written by `bench run`",
+        broken="; the run was probably cut short",
+        fix="re-run `bench run` or upgrade archbench",
+    )
+
+
+def read_versioned_json(
+    path: Path, schema: str, *, label: str, missing: str, broken: str = "", fix: str
+) -> dict[str, Any]:
+    """Read a JSON object whose ``schema`` must equal ``schema``; else a BenchError with the fix.
+
+    ``label`` names the file in messages, ``missing`` is the whole message for an absent
+    file, ``broken`` is appended to the invalid-JSON message, ``fix`` to the schema one.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BenchError(f"{path} not found; give a run directory written by `bench run`") from None
+        raise BenchError(missing) from None
     except json.JSONDecodeError as error:
-        raise BenchError(f"{path}: not valid JSON ({error}); the run was probably cut short") from None
-    schema = data.get("schema") if isinstance(data, dict) else None
-    if schema != SCHEMA:
+        raise BenchError(f"{label}: not valid JSON ({error}){broken}") from None
+    found = data.get("schema") if isinstance(data, dict) else None
+    if found != schema:
         raise BenchError(
-            f"{path}: schema {schema!r} is not supported (this archbench reads {SCHEMA!r}); "
-            "re-run `bench run` or upgrade archbench"
+            f"{label}: schema {found!r} is not supported (this archbench reads {schema!r}); {fix}"
         )
     return data
 
