@@ -62,11 +62,21 @@ class ResourceReading:
 
 
 class Deployment(Protocol):
+    """A running target, as every backend yields it from ``up``.
+
+    Per-instance control names an instance (a service or infrastructure piece, e.g.
+    ``"catalog"`` or ``"postgres"``); an unknown name is a BenchError listing the valid ones.
+    """
+
     target: str
+    backend: str  # name of the backend that started it ("local", "docker")
     url: str  # entry service base URL, e.g. http://127.0.0.1:41234
     admin_username: str
     admin_password: str
     instances: list[Instance]
+    service_urls: dict[str, str]  # every instance -> its URL (no secrets)
+    startup_seconds: dict[str, float]  # instance -> s from up() to healthy; "total"
+    log_dir: Path | None  # where instances log, when the backend writes files (else None)
 
     def read_resources(self) -> list[ResourceReading]:
         """One reading per instance, now."""
@@ -76,8 +86,38 @@ class Deployment(Protocol):
         """The last ``lines`` lines of instance ``name``'s output."""
         ...
 
+    def pids(self, name: str) -> list[int]:
+        """Host PIDs of instance ``name`` (leader first); empty while it is not running."""
+        ...
+
+    def stop_service(self, name: str, timeout: float | None = None) -> None:
+        """Graceful stop of ``name``: its stop signal, SIGKILL after ``timeout`` seconds."""
+        ...
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL ``name`` (a crash, not a shutdown)."""
+        ...
+
+    def start_service(self, name: str) -> float:
+        """(Re)start ``name`` with its original ports and environment; seconds until healthy."""
+        ...
+
+    def restart_service(self, name: str) -> float:
+        """Graceful stop, then start; seconds until healthy again."""
+        ...
+
+    def pause_service(self, name: str) -> None:
+        """Freeze ``name`` (SIGSTOP / container pause): a hung dependency."""
+        ...
+
+    def resume_service(self, name: str) -> None:
+        """Undo ``pause_service`` (SIGCONT / container unpause); a no-op when not paused."""
+        ...
+
 
 class Backend(Protocol):
+    """How a topology's services start: ``name``, ``available()`` and ``up()``."""
+
     name: str
 
     def available(self) -> tuple[bool, str]:
@@ -85,6 +125,7 @@ class Backend(Protocol):
         ...
 
     def up(self, topology: Topology, settings: DeploySettings) -> contextlib.AbstractContextManager[Deployment]:
+        """Start ``topology``; yield once healthy; always tear down on exit."""
         ...
 
 
