@@ -138,8 +138,8 @@ class TargetResult(TypedDict):
     resources: NotRequired[dict[str, Any]]  # {"csv": path, "services": [ServiceResources]}
     generator: GeneratorInfo
     integrity: Integrity
-    cost: NotRequired[dict[str, Any]]  # harness.cost output
-    claims: NotRequired[list[dict[str, Any]]]  # harness.claims output
+    cost: NotRequired[dict[str, Any]]  # harness.pricing.cost output
+    claims: NotRequired[list[dict[str, Any]]]  # harness.pricing.claims output
     valid: Validity
     timings: NotRequired[dict[str, float]]  # wall seconds per phase: up_s, seed_s, load_s, analysis_s, integrity_s, down_s
 

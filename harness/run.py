@@ -85,13 +85,13 @@ def _now() -> str:
 
 def _add_cost_and_claims(result: TargetResult, config: Config) -> None:
     try:
-        from harness.cost import cost_for_target
+        from harness.pricing.cost import cost_for_target
     except ImportError:
         pass
     else:
         result["cost"] = cost_for_target(result, config)
     try:
-        from harness.claims import check_claims
+        from harness.pricing.claims import check_claims
     except ImportError:
         pass
     else:

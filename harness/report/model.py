@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from harness.claims import check_claims, check_ordering
 from harness.config import Config, parse_config
-from harness.cost import cost_for_target
 from harness.errors import BenchError
+from harness.pricing.claims import check_claims, check_ordering
+from harness.pricing.cost import cost_for_target
 from harness.results import Results, TargetResult
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from harness.claims import check_claims, check_ordering, verdict
 from harness.config import Claim, ClaimsConfig, Config, PriceConfig
+from harness.pricing.claims import check_claims, check_ordering, verdict
 
 CLAIMS = ClaimsConfig(
     source="the article",

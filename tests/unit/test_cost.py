@@ -10,7 +10,7 @@ import pytest
 from report_fixture import FIXTURE
 
 from harness.config import Config, CostConfig, PriceConfig
-from harness.cost import cost_for_target, successful_rps
+from harness.pricing.cost import cost_for_target, successful_rps
 from harness.results import load_results
 
 PRICES = PriceConfig(source="test prices", date="2026-01", vcpu_hour=0.04, gb_hour=0.004, hours_per_month=730)

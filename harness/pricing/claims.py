@@ -12,7 +12,7 @@ import itertools
 from typing import Any, Literal
 
 from harness.config import Config
-from harness.cost import cost_for_target
+from harness.pricing.cost import cost_for_target
 from harness.results import TargetResult
 
 Verdict = Literal["below", "within", "above", "unknown"]
