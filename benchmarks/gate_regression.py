@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from harness.noise import compare_quantiles, histograms_to_dict, window_histograms
+from harness.gate.noise import compare_quantiles, histograms_to_dict, window_histograms
 
 
 def synthetic(rng: np.random.Generator, samples: int, seconds: int) -> tuple[np.ndarray, np.ndarray]:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from harness.baseline import save_baseline
 from harness.cli import cli
 from harness.cli.gate import CONFIG_OPTION, RUN_DIR_ARGUMENT
 from harness.config import load_config
-from harness.gate import baselines_dir
+from harness.gate.baseline import save_baseline
+from harness.gate.command import baselines_dir
 
 
 @cli.group("baseline")
@@ -29,7 +29,10 @@ def baseline_group() -> None:
 def baseline_save_command(
     run_dir: Path, name: str | None, directory: Path | None, config_path: str | None
 ) -> None:
-    """Save RUN_DIR's statistics and noise histograms as a baseline for `bench gate --baseline`."""
+    """Save RUN_DIR's statistics and noise histograms as a baseline for `bench gate --baseline`.
+
+    An INVALID run (interrupted, generator-bound, ...) is refused with its reasons (exit 2).
+    """
     config = load_config(config_path)
     path = save_baseline(run_dir, directory or baselines_dir(config), name)
     click.echo(f"wrote {path} ({path.stat().st_size} bytes); gate with: bench gate RUN_DIR --baseline {path}")

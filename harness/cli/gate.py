@@ -1,4 +1,4 @@
-"""``bench gate RUN_DIR``: thresholds and regression checks over a run (thin command over harness.gate)."""
+"""``bench gate RUN_DIR``: thresholds and regression checks over a run (thin: ``harness.gate.command``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from harness.cli import cli
 from harness.config import load_config
-from harness.gate import gate_run
+from harness.gate.command import gate_run
 
 
 class ThresholdType(click.ParamType):
@@ -35,13 +35,15 @@ RUN_DIR_ARGUMENT = click.argument(
 # Shared with `bench run --gate`, so both spell the gate's options the same way.
 THRESHOLD_OPTION = click.option(
     "--threshold", "thresholds", type=ThresholdType(), multiple=True, envvar="BENCH_THRESHOLDS",
-    help="A threshold like 'p95 < 200ms' or 'monolith: error_rate < 1%' (repeatable; replaces "
-         "[gate] thresholds).  [env: BENCH_THRESHOLDS, ';'-separated]",
+    help="A threshold like 'p95 < 200ms', 'monolith: error_rate < 1%' or 'event-driven: ttf_p99 "
+         "< 500ms' (repeatable; replaces [gate] thresholds). Latency needs a unit (us ms s m); "
+         "error_rate is '1%' or a fraction below 1 (a bare 1 is refused).  "
+         "[env: BENCH_THRESHOLDS, ';'-separated]",
 )
 BASELINE_OPTION = click.option(
     "--baseline", type=str, default=None, envvar="BENCH_BASELINE",
     help="Baseline file, or a name saved with `bench baseline save` (default: gate.baseline; "
-         "none: no regression check).  [env: BENCH_BASELINE]",
+         "'none' or '': no regression check).  [env: BENCH_BASELINE]",
 )
 JUNIT_OPTION = click.option(
     "--junit", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="BENCH_JUNIT",
@@ -62,13 +64,11 @@ def gate_command(
     """Check RUN_DIR (default: reports/latest) against thresholds and a baseline.
 
     Exit 0: every check passed; 1: a threshold or regression failed; 2: a check could not
-    be evaluated. With $GITHUB_STEP_SUMMARY set, a Markdown table is appended to it.
+    be evaluated (an INVALID run, too few requests, no samples, ...). Writes RUN_DIR/gate.json;
+    with $GITHUB_STEP_SUMMARY set, a Markdown table is appended to it.
     """
     config = load_config(config_path)
-    code = gate_run(
-        run_dir, config, thresholds=thresholds or None,
-        baseline=Path(baseline) if baseline else None, junit=junit,
-    )
+    code = gate_run(run_dir, config, thresholds=thresholds or None, baseline=baseline, junit=junit)
     if junit is not None:
         click.echo(f"wrote {junit}")
     sys.exit(code)

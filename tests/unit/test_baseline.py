@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from report_fixture import FIXTURE, copy_fixture, edit_results
 
-from harness.baseline import BASELINE_SCHEMA, load_baseline, resolve_baseline, save_baseline
 from harness.cli import main
 from harness.config import RegressionConfig, load_config
 from harness.errors import BenchError
-from harness.gate import evaluate_run, gate_run
+from harness.gate.baseline import BASELINE_SCHEMA, load_baseline, resolve_baseline, save_baseline
+from harness.gate.command import evaluate_run, gate_run
 
 CONFIG = load_config()
 
@@ -80,7 +80,7 @@ def test_same_run_against_its_own_baseline_passes(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     baseline = save_baseline(FIXTURE, tmp_path)
     junit = tmp_path / "out" / "junit.xml"
-    assert gate_run(FIXTURE, CONFIG, baseline=baseline, junit=junit) == 0
+    assert gate_run(copy_fixture(tmp_path), CONFIG, baseline=baseline, junit=junit) == 0
     cases = ET.parse(junit).getroot().findall("./testsuite/testcase")
     assert len(cases) == 9 + 6  # 3 thresholds x 3 targets + 2 regression metrics x 3 targets
     assert all(case.find("failure") is None and case.find("error") is None for case in cases)
@@ -130,7 +130,7 @@ def test_nothing_to_check_could_not_be_evaluated(tmp_path: Path) -> None:
     config = replace(CONFIG, gate=replace(CONFIG.gate, thresholds=()))
     (check,) = evaluate_run(FIXTURE, config)
     assert check.verdict == "error" and "no thresholds and no baseline" in check.detail
-    assert gate_run(FIXTURE, config) == 2
+    assert gate_run(copy_fixture(tmp_path), config) == 2
 
 
 def test_bad_regression_metric_names_the_valid_ones() -> None:
@@ -149,7 +149,7 @@ def run_cli(argv: list[str]) -> int:
 
 def test_cli_gate_impossible_threshold_exits_1_and_junit_shows_it(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
-    code = run_cli(["gate", str(FIXTURE), "--threshold", "p50 < 0.001ms", "--threshold", "lost == 0",
+    code = run_cli(["gate", str(copy_fixture(tmp_path)), "--threshold", "p50 < 0.001ms", "--threshold", "lost == 0",
                     "--junit", str(junit)])
     assert code == 1
     suite = ET.parse(junit).getroot().find("testsuite")
@@ -158,11 +158,12 @@ def test_cli_gate_impossible_threshold_exits_1_and_junit_shows_it(tmp_path: Path
     assert failed == ["p50 < 0.001ms"] * 3
 
 
-def test_cli_thresholds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_thresholds_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = copy_fixture(tmp_path)
     monkeypatch.setenv("BENCH_THRESHOLDS", "p95 < 1s; error_rate < 1%")
-    assert run_cli(["gate", str(FIXTURE)]) == 0
+    assert run_cli(["gate", str(run_dir)]) == 0
     monkeypatch.setenv("BENCH_THRESHOLDS", "p95 < 1s; p95 < 50ms")
-    assert run_cli(["gate", str(FIXTURE)]) == 1
+    assert run_cli(["gate", str(run_dir)]) == 1
 
 
 def test_cli_bad_threshold_exits_2_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
@@ -175,7 +176,7 @@ def test_cli_baseline_save_then_gate_by_name(tmp_path: Path, capsys: pytest.Capt
     assert run_cli(["baseline", "save", str(FIXTURE), "--name", "ci", "--dir", str(directory)]) == 0
     assert (directory / "ci.json").exists()
     assert "wrote" in capsys.readouterr().out
-    assert run_cli(["gate", str(FIXTURE), "--baseline", str(directory / "ci.json")]) == 0
+    assert run_cli(["gate", str(copy_fixture(tmp_path)), "--baseline", str(directory / "ci.json")]) == 0
 
 
 def test_too_short_or_unreadable_runs_cannot_be_regression_tested(tmp_path: Path) -> None:

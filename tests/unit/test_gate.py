@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import copy
+import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 
-from harness.gate import (
+from harness.errors import BenchError
+from harness.gate.evaluate import (
     Check,
+    check_regression_limit,
     evaluate_thresholds,
-    format_gate_markdown,
-    format_gate_table,
-    format_junit,
     gate_exit_code,
     gate_outcome,
 )
+from harness.gate.formats import (
+    format_gate_json,
+    format_gate_markdown,
+    format_gate_table,
+    format_junit,
+    gate_document,
+)
+from harness.gate.thresholds import parse_thresholds
 from harness.results import Results
-from harness.thresholds import parse_thresholds
 
 
 def stats(name: str, requests: int = 1000, failures: int = 0, p95: float | None = 150.0) -> dict[str, Any]:
@@ -223,3 +230,81 @@ def test_evaluation_does_not_modify_the_results() -> None:
     before = copy.deepcopy(run)
     evaluate(run, "p95 < 1s", "lost == 0", "monolith GET /products/{id}: rps > 1")
     assert run == before
+
+
+def with_time_to_final(entry: dict[str, Any], count: int = 880, p95: float = 99.6, p99: float = 148.1) -> dict[str, Any]:
+    entry["integrity"]["time_to_final"] = {"count": count, "p50_ms": 36.5, "p95_ms": p95 if count else None,
+                                           "p99_ms": p99 if count else None, "max_ms": 529.5,
+                                           "resolution_ms": 5.7}
+    return entry
+
+
+def test_time_to_final_thresholds_read_the_integrity_percentiles() -> None:
+    run = results(monolith=target("monolith"), **{"event-driven": with_time_to_final(target("event-driven"))})
+    checks = evaluate(run, "ttf_p95 < 100ms", "event-driven: ttf_p99 < 100ms")
+    # unscoped: only the target that tracks time to final
+    assert [(c.scope, c.verdict, c.value) for c in checks] == [
+        ("event-driven", "pass", "99.6ms"), ("event-driven", "fail", "148.1ms"),
+    ]
+    assert checks[1].detail == "ttf_p99 is 148.1ms, needs < 100ms (over 880 tracked orders, resolution ±5.7ms)"
+    assert (checks[1].metric, checks[1].target, checks[1].op, checks[1].bound) == ("ttf_p99", "event-driven", "<", "100ms")
+
+
+def test_time_to_final_without_tracking_could_not_be_evaluated() -> None:
+    (scoped,) = evaluate(results(monolith=target("monolith")), "monolith: ttf_p95 < 1s")
+    assert scoped.verdict == "error" and "monolith does not track time to final" in scoped.detail
+    (unscoped,) = evaluate(results(monolith=target("monolith")), "ttf_p95 < 1s")
+    assert unscoped.verdict == "error" and "no target in this run tracks time to final" in unscoped.detail
+    (empty,) = evaluate(results(**{"event-driven": with_time_to_final(target("event-driven"), count=0)}),
+                        "ttf_p99 < 1s")
+    assert empty.verdict == "error" and "no tracked order of event-driven reached a final status" in empty.detail
+
+
+def invalid(entry: dict[str, Any], *reasons: str) -> dict[str, Any]:
+    entry["valid"] = {"ok": False, "reasons": list(reasons)}
+    return entry
+
+
+def test_an_invalid_target_could_not_be_evaluated_with_its_reasons() -> None:
+    # before: an interrupted INVALID run passed 'p95 < 2s'
+    run = results(monolith=invalid(target("monolith"), "interrupted (SIGINT) after 30.0s of 60.0s"))
+    checks = evaluate(run, "p95 < 2s", "lost == 0")
+    assert [c.verdict for c in checks] == ["error", "error"]
+    assert all("the run of monolith is INVALID (interrupted (SIGINT) after 30.0s of 60.0s)" in c.detail
+               for c in checks)
+    assert gate_exit_code(checks) == 2
+
+
+def test_an_invalid_target_never_fails_and_a_valid_one_is_still_judged() -> None:
+    run = results(monolith=invalid(target("monolith", p95=5000.0), "load generator CPU-bound"),
+                  microservices=target("microservices"))
+    checks = evaluate(run, "p95 < 2s")
+    assert [(c.scope, c.verdict) for c in checks] == [("monolith", "error"), ("microservices", "pass")]
+
+
+def test_a_regression_limit_that_disables_the_check_is_refused() -> None:
+    # before: [gate.regression] limit = "15" meant +1500% and let a real +30% pass
+    with pytest.raises(BenchError, match=r"gate.regression.limit = 15 means \+1500%.*write limit = \"15%\" \(or 0.15\)"):
+        check_regression_limit(15.0)
+    with pytest.raises(BenchError, match="valid: 0% <= limit < 100%"):
+        check_regression_limit(1.0)
+    with pytest.raises(BenchError, match="-10%"):
+        check_regression_limit(-0.1)
+    check_regression_limit(0.15)
+    check_regression_limit(0.0)
+
+
+def test_gate_json_names_every_check_with_units() -> None:
+    run = results(monolith=target("monolith", p95=250.0))
+    checks = evaluate(run, "monolith GET /products/{id}: p95 < 100ms", "p95 < 200ms", "error_rate < 1%")
+    document = json.loads(format_gate_json(checks))
+    assert document == gate_document(checks)
+    assert (document["schema"], document["status"], document["exit_code"]) == ("archbench/gate@1", "FAIL", 1)
+    assert document["counts"] == {"pass": 2, "fail": 1, "error": 0}
+    assert document["baseline"] is None
+    assert document["checks"][0] == {
+        "kind": "threshold", "name": "p95 < 100ms", "target": "monolith", "endpoint": "GET /products/{id}",
+        "metric": "p95", "op": "<", "limit": "100ms", "value": "80ms", "verdict": "pass", "detail": "",
+    }
+    assert document["checks"][1]["detail"] == "p95 is 250ms, needs < 200ms"
+    assert (document["checks"][2]["limit"], document["checks"][2]["value"]) == ("1%", "0%")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.noise import (
+from harness.gate.noise import (
     MIN_WINDOWS,
     WindowHistograms,
     block_sums,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.errors import BenchError
-from harness.thresholds import METRICS, format_metric_value, parse_threshold, parse_thresholds
+from harness.gate.thresholds import METRICS, format_metric_value, parse_threshold, parse_thresholds
 
 
 @pytest.mark.parametrize(
@@ -132,3 +132,49 @@ def test_format_metric_value_names_units() -> None:
     assert format_metric_value(METRICS["rps"], 312.04) == "312.0/s"
     assert format_metric_value(METRICS["lost"], 3.0) == "3"
     assert format_metric_value(METRICS["lost"], None) == "-"
+
+
+@pytest.mark.parametrize(
+    ("expression", "bad_part", "fix"),
+    [
+        ("error_rate < 1", "'1' is a bare number, read as the fraction 1 = 100%", "write '1%' for 1 percent"),
+        ("error_rate <= 1.0", "'1.0' is a bare number", "write '1.0%' for 1.0 percent"),
+        ("error_rate < 5", "'5' is over 100% as a fraction (5 = 500%)", "write '5%' for 5 percent"),
+    ],
+)
+def test_a_bare_number_that_would_disable_an_error_rate_gate_is_refused_with_the_fix(
+    expression: str, bad_part: str, fix: str
+) -> None:
+    # before: 'error_rate < 1' parsed as 100% and passed every run
+    with pytest.raises(BenchError) as caught:
+        parse_threshold(expression)
+    message = str(caught.value)
+    assert repr(expression) in message and bad_part in message and fix in message
+    assert "a fraction below 1 like 0.01" in message
+
+
+@pytest.mark.parametrize(
+    ("expression", "condition"),
+    [
+        ("error_rate < 0.02", "error_rate < 2%"),
+        ("error_rate < 0.005", "error_rate < 0.5%"),
+        ("error_rate == 0", "error_rate == 0%"),
+        ("error_rate < 100%", "error_rate < 100%"),
+        ("p95 < 1.5s", "p95 < 1.5s"),
+        ("rps > 300", "rps > 300/s"),
+    ],
+)
+def test_limits_are_always_shown_with_their_unit(expression: str, condition: str) -> None:
+    assert parse_threshold(expression).condition == condition
+
+
+def test_time_to_final_percentiles_are_per_target_latency_metrics() -> None:
+    threshold = parse_threshold("event-driven: ttf_p99 < 0.5s")
+    assert (threshold.metric.name, threshold.metric.source, threshold.metric.key) == (
+        "ttf_p99", "time_to_final", "p99_ms")
+    assert threshold.limit == 500.0 and threshold.target == "event-driven"
+    assert parse_threshold("ttf_p95 <= 200ms").metric.key == "p95_ms"
+    with pytest.raises(BenchError, match="latency '500' has no unit"):
+        parse_threshold("ttf_p95 < 500")
+    with pytest.raises(BenchError, match="'ttf_p95' is a per-target metric"):
+        parse_threshold("event-driven POST /orders: ttf_p95 < 1s")

@@ -2,7 +2,8 @@
 
 A baseline is small (a few kB per target): the summary and per-endpoint statistics
 of one run, its integrity counts, and what the noise model needs — per-window
-latency histograms of the measured window (``harness.noise``), never raw samples.
+latency histograms of the measured window (``harness.gate.noise``), never raw samples.
+Only a VALID run becomes a baseline: an interrupted or generator-bound run is refused.
 
 Format history (``schema``):
 - ``archbench/baseline@1`` (2026-11): first version.
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import BenchError
-from harness.noise import (
+from harness.gate.noise import (
     WindowHistograms,
     histograms_from_dict,
     histograms_to_dict,
@@ -117,11 +118,22 @@ def build_baseline(results: Results, histograms: dict[str, WindowHistograms], na
 def save_baseline(run_dir: Path, directory: Path, name: str | None = None) -> Path:
     """Write ``directory/<name>.json`` from a run directory; return its path.
 
-    ``name`` defaults to the run's profile name (one baseline per profile).
+    ``name`` defaults to the run's profile name (one baseline per profile). A run with
+    an INVALID target (``valid.ok`` false) is refused with its reasons (``BenchError``,
+    exit 2): later runs would be judged against numbers that prove nothing.
     """
     results = load_results(run_dir)
     if not results["targets"]:
         raise BenchError(f"{run_dir}: the run has no targets; nothing to save as a baseline")
+    invalid = [
+        f"{target_name}: " + ("; ".join(map(str, target["valid"].get("reasons") or [])) or "no reason recorded")
+        for target_name, target in results["targets"].items() if not target["valid"].get("ok", True)
+    ]
+    if invalid:
+        raise BenchError(
+            f"{run_dir}: the run is INVALID, so it cannot be a baseline ({' | '.join(invalid)}); "
+            "fix the cause, run again and save that run"
+        )
     if name is None:
         profiles = {str(t["profile"].get("name", "")) for t in results["targets"].values()}
         name = profiles.pop() if len(profiles) == 1 else "baseline"

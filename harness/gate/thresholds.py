@@ -9,18 +9,26 @@ Syntax (one string per threshold, in ``[gate] thresholds`` or ``--threshold``)::
             ``TARGET ENDPOINT`` one endpoint of a target, e.g. ``monolith GET /products/{id}``
             ``* ENDPOINT``    that endpoint of every target
     METRIC  p50 p90 p95 p99 p99.9 max mean   latency, VALUE needs a unit: us ms s m
-            error_rate                       failures / requests: ``1%`` or a fraction ``0.01``
+            error_rate                       failures / requests: ``1%`` or a fraction below 1
+                                             like ``0.01``; a bare ``1`` (100 %) is refused
             rps                              requests per second: ``300`` (``300/s`` and ``300rps`` too)
             requests failures                counts over the measured window
             lost not_final                   integrity counts (per target, not per endpoint)
+            ttf_p95 ttf_p99                  event-driven time from acknowledgement to a final
+                                             order status (per target; unscoped: every target
+                                             that tracks it), VALUE needs a unit
     OP      <  <=  >  >=  ==
 
 Examples: ``"p95 < 200ms"``, ``"p99.9 < 1s"``, ``"error_rate < 1%"``, ``"rps > 300"``,
-``"lost == 0"``, ``"monolith: p95 < 200ms"``, ``"monolith GET /products/{id}: p95 < 100ms"``.
+``"lost == 0"``, ``"monolith: p95 < 200ms"``, ``"monolith GET /products/{id}: p95 < 100ms"``,
+``"event-driven: ttf_p99 < 500ms"``.
 
 A threshold says what must hold: ``p95 < 200ms`` passes when the measured p95 is
 below 200 ms and fails at exactly 200 ms. Limits are stored in canonical units:
-milliseconds for latency, a fraction 0..1 for error_rate, requests/s for rps.
+milliseconds for latency, a fraction 0..1 for error_rate, requests/s for rps; they are
+shown with their unit (``200ms``, ``1%``, ``300/s``). A bare number where a fraction is
+meant must be below 1, so ``error_rate < 1`` (100 %: a gate that cannot fail) is refused
+with the fix ``error_rate < 1%``.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from harness.config import TARGET_NAMES
 from harness.errors import BenchError
 
 MetricKind = Literal["latency", "fraction", "rate", "count"]
+MetricSource = Literal["stats", "integrity", "time_to_final"]
 
 
 @dataclass(frozen=True)
@@ -43,9 +52,10 @@ class Metric:
     """A metric a threshold can name: where its value lives in results.json and its kind."""
 
     name: str  # as written in a threshold, e.g. "p99.9"
-    key: str  # LatencyStats / Integrity key, e.g. "p99_9_ms" or "lost"
+    key: str  # LatencyStats / Integrity / TimeToFinal key, e.g. "p99_9_ms" or "lost"
     kind: MetricKind
     per_endpoint: bool = True  # False: only defined for a whole target (integrity counts)
+    source: MetricSource = "stats"  # summary/endpoint stats, integrity, integrity.time_to_final
 
 
 METRICS: dict[str, Metric] = {
@@ -62,8 +72,10 @@ METRICS: dict[str, Metric] = {
         Metric("rps", "rps", "rate"),
         Metric("requests", "requests", "count"),
         Metric("failures", "failures", "count"),
-        Metric("lost", "lost", "count", per_endpoint=False),
-        Metric("not_final", "not_final", "count", per_endpoint=False),
+        Metric("lost", "lost", "count", per_endpoint=False, source="integrity"),
+        Metric("not_final", "not_final", "count", per_endpoint=False, source="integrity"),
+        Metric("ttf_p95", "p95_ms", "latency", per_endpoint=False, source="time_to_final"),
+        Metric("ttf_p99", "p99_ms", "latency", per_endpoint=False, source="time_to_final"),
     )
 }
 _ALIASES = {"p99_9": "p99.9", "p999": "p99.9", "errors": "error_rate"}
@@ -85,7 +97,10 @@ SYNTAX = (
 )
 _VALID_METRICS = "valid metrics: " + ", ".join(METRICS)
 _VALID_OPERATORS = "valid operators: " + ", ".join(OPERATORS)
-_VALID_UNITS = "latency units: us, ms, s, m; error_rate: '1%' or a fraction 0..1; rps and counts: a number"
+_VALID_UNITS = (
+    "latency units: us, ms, s, m; error_rate: '1%' or a fraction below 1 like 0.01; "
+    "rps and counts: a number"
+)
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _SPLIT = re.compile(r"^(?P<metric>[^<>=!]*)(?P<op>[<>=!]+)?(?P<value>.*)$", re.DOTALL)
 _LATENCY = re.compile(rf"^(?P<number>{_NUMBER})\s*(?P<unit>[a-zµ]*)$", re.IGNORECASE)
@@ -102,7 +117,7 @@ class Threshold:
     metric: Metric
     op: str  # one of OPERATORS
     limit: float  # canonical unit: ms (latency), fraction (error_rate), req/s (rps), count
-    value_text: str  # the limit as written, e.g. "200ms"
+    value_text: str  # the limit with its unit, e.g. "200ms", "2%" (for 0.02), "300/s"
     target: str | None = None
     endpoint: str | None = None
 
@@ -227,14 +242,7 @@ def _parse_value(expression: str, metric: Metric, text: str) -> tuple[float, str
                 expression, f"{text!r} is not a rate",
                 f"{metric.name} is a percentage like '1%' or a fraction 0..1 like 0.01",
             )
-        number = _number(expression, metric, match.group("number"))
-        fraction = number / 100 if match.group("percent") else number
-        if fraction > 1:
-            raise _fail(
-                expression, f"{text!r} is over 100%",
-                f"{metric.name} is a percentage 0..100% or a fraction 0..1",
-            )
-        return float(fraction), f"{match.group('number')}%" if match.group("percent") else text
+        return _parse_fraction(expression, metric, text, match)
     if metric.kind == "rate":
         match = _RATE.match(text)
         if not match:
@@ -251,6 +259,37 @@ def _parse_value(expression: str, metric: Metric, text: str) -> tuple[float, str
             f"{metric.name} is a count, a whole number >= 0 like 0",
         )
     return float(int(match.group("number"))), match.group("number")
+
+
+def _parse_fraction(expression: str, metric: Metric, text: str, match: re.Match[str]) -> tuple[float, str]:
+    """A percentage (``1%``) or a bare fraction below 1 (``0.01``); a bare ``1`` or more is refused.
+
+    A bare number >= 1 is almost always a percentage without its ``%`` (``error_rate < 1``
+    would mean 100 %, a gate that never fails), so it is refused with the fix.
+    """
+    number = _number(expression, metric, match.group("number"))
+    written = match.group("number")
+    valid = (
+        f"write '{written}%' for {written} percent, or a fraction below 1 like 0.01; "
+        f"{metric.name} is a percentage 0..100% or a fraction 0..1"
+    )
+    if match.group("percent"):
+        if number > 100:
+            raise _fail(expression, f"{text!r} is over 100%", f"{metric.name} is a percentage 0..100% or a fraction 0..1")
+        return float(number / 100), f"{written}%"
+    if number > 1:
+        raise _fail(expression, f"{text!r} is over 100% as a fraction ({written} = {_percent_text(number)})", valid)
+    if number == 1:
+        raise _fail(
+            expression, f"{text!r} is a bare number, read as the fraction 1 = 100%, so the check could never fail",
+            valid,
+        )
+    return float(number), _percent_text(number)
+
+
+def _percent_text(fraction: Decimal) -> str:
+    """``Decimal("0.02")`` -> ``"2%"`` (exact, no float noise)."""
+    return f"{format((fraction * 100).normalize(), 'f')}%"
 
 
 def format_metric_value(metric: Metric, value: float | None) -> str:
