@@ -193,3 +193,90 @@ def test_too_short_or_unreadable_runs_cannot_be_regression_tested(tmp_path: Path
     micro = [c for c in checks if c.scope == "microservices"]
     assert all(c.verdict == "error" and "cannot read samples" in c.detail for c in micro)
     assert {c.verdict for c in checks if c.scope == "monolith"} == {"pass"}
+
+
+def test_baseline_none_or_empty_disables_the_regression_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: `bench gate --baseline none` exited 2 with "baseline 'none' not found"
+    run_dir = copy_fixture(tmp_path)
+    configured = replace(CONFIG, gate=replace(CONFIG.gate, baseline=str(save_baseline(FIXTURE, tmp_path))))
+    assert any(c.name.endswith("regression") for c in evaluate_run(run_dir, configured))
+    for off in ("none", "None", ""):
+        checks = evaluate_run(run_dir, configured, baseline=off)
+        assert checks and not any(c.name.endswith("regression") for c in checks)
+        assert gate_run(run_dir, replace(configured, gate=replace(configured.gate, baseline=off))) == 0
+    assert run_cli(["gate", str(run_dir), "--baseline", "none"]) == 0
+    assert "not found" not in capsys.readouterr().err
+
+
+def test_the_regression_row_shows_the_exact_percentile_of_the_threshold_row(tmp_path: Path) -> None:
+    # before: 'p95 < 2s' showed the exact p95 and 'p95 regression' a binned one (74.54 vs 74.35 ms)
+    run_dir = copy_fixture(tmp_path)
+    checks = evaluate_run(run_dir, CONFIG, thresholds=("monolith: p95 < 2s",), baseline=save_baseline(FIXTURE, tmp_path))
+    threshold = next(c for c in checks if c.name == "p95 < 2s")
+    regression = next(c for c in checks if c.name == "p95 regression" and c.scope == "monolith")
+    assert regression.detail.startswith(f"p95 {threshold.value} vs baseline {threshold.value} (exact); ")
+    assert "estimated on 5%-wide histogram bins" in regression.detail
+
+
+def make_invalid(run_dir: Path) -> None:
+    edit_results(run_dir, lambda r: r["targets"]["monolith"].update(
+        valid={"ok": False, "reasons": ["interrupted (SIGTERM) after 30.0s of the profile's 60.0s"]}))
+
+
+def test_an_invalid_run_could_not_be_evaluated_with_the_reasons_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: an interrupted INVALID run passed 'p95 < 2s' (exit 0)
+    run_dir = copy_fixture(tmp_path)
+    make_invalid(run_dir)
+    edit_results(run_dir, lambda r: [r["targets"].pop(n) for n in ("microservices", "event-driven")])
+    assert run_cli(["gate", str(run_dir), "--threshold", "p95 < 2s", "--baseline", "none"]) == 2
+    out = capsys.readouterr().out
+    assert "could not evaluate monolith: the run of monolith is INVALID (interrupted (SIGTERM)" in out
+    assert json.loads((run_dir / "gate.json").read_text())["status"] == "COULD NOT EVALUATE"
+
+
+def test_baseline_save_refuses_an_invalid_run_with_the_reasons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # before: `bench baseline save` accepted an interrupted INVALID run silently
+    run_dir = copy_fixture(tmp_path)
+    make_invalid(run_dir)
+    with pytest.raises(BenchError, match=r"the run is INVALID, so it cannot be a baseline \(monolith: interrupted"):
+        save_baseline(run_dir, tmp_path / "baselines")
+    assert run_cli(["baseline", "save", str(run_dir), "--dir", str(tmp_path / "baselines")]) == 2
+    assert "interrupted (SIGTERM)" in capsys.readouterr().err
+    assert not (tmp_path / "baselines").exists()
+
+
+def test_gate_writes_gate_json_atomically_next_to_the_results(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+    baseline = save_baseline(FIXTURE, tmp_path, name="main")
+    assert gate_run(run_dir, CONFIG, thresholds=("p95 < 2s", "event-driven: ttf_p99 < 1ms"), baseline=baseline) == 1
+    document = json.loads((run_dir / "gate.json").read_text())
+    assert (document["status"], document["exit_code"]) == ("FAIL", 1)
+    assert document["baseline"]["name"] == "main" and document["baseline"]["path"] == str(baseline)
+    ttf = next(c for c in document["checks"] if c["metric"] == "ttf_p99")
+    assert (ttf["target"], ttf["verdict"], ttf["limit"]) == ("event-driven", "fail", "1ms")
+    assert ttf["value"].endswith("ms")
+    regression = next(c for c in document["checks"] if c["kind"] == "regression")
+    assert (regression["op"], regression["limit"]) == ("<=", "+15%") and regression["value"].endswith("%")
+    assert [p.name for p in run_dir.iterdir() if p.name.startswith(".gate.json")] == []  # no temp file left
+
+
+def test_a_regression_limit_without_percent_sign_is_refused(tmp_path: Path) -> None:
+    # before: limit = "15" meant +1500% and a real +50% regression passed
+    config = replace(CONFIG, gate=replace(CONFIG.gate, regression=RegressionConfig(limit=15.0)))
+    with pytest.raises(BenchError, match=r"gate.regression.limit = 15 means \+1500%"):
+        evaluate_run(copy_fixture(tmp_path), config, baseline=save_baseline(FIXTURE, tmp_path))
+
+
+def test_bench_run_gate_uses_the_same_gate_and_honours_baseline_none(tmp_path: Path) -> None:
+    from harness.run import run_exit_code
+
+    run_dir = copy_fixture(tmp_path)
+    config = replace(CONFIG, gate=replace(CONFIG.gate, baseline="none"))  # `bench run --gate --baseline none`
+    assert run_exit_code(run_dir, config, gate=True) == 0
+    assert json.loads((run_dir / "gate.json").read_text())["status"] == "PASS"
