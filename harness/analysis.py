@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -244,29 +243,6 @@ def analyse(
     series = timeseries(kept, window, users)
     valid = validate(summary, min_requests=min_requests, max_error_rate=max_error_rate)
     return Analysis(window=window, summary=summary, endpoints=endpoints, timeseries=series, valid=valid)
-
-
-def planned_users(stages: Sequence[dict[str, Any]], seconds: int) -> list[int]:
-    """Users the load shape asks for at each whole second 0..seconds-1 (ramping at spawn_rate)."""
-    plan: list[int] = []
-    current = 0.0
-    boundaries: list[tuple[float, float, float]] = []
-    end = 0.0
-    for stage in stages:
-        end += float(stage["duration"])
-        boundaries.append((end, float(stage["users"]), float(stage["spawn_rate"])))
-    for second in range(seconds):
-        active = next(((u, r) for e, u, r in boundaries if second < e), None)
-        if active is None:  # the shape stops after its last stage
-            current = 0.0
-        else:
-            target, rate = active
-            if current < target:
-                current = min(target, current + rate)
-            elif current > target:
-                current = max(target, current - rate)
-        plan.append(round(current))
-    return plan
 
 
 def validate(summary: LatencyStats, *, min_requests: int, max_error_rate: float) -> Validity:

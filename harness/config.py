@@ -5,7 +5,12 @@ All defaults live in the dataclasses below. ``load_config`` fails with a
 unknown key, a value of the wrong type, a bad unit or an unknown name.
 
 Fields whose metadata says ``unit`` are parsed from strings: ``duration``
-(-> seconds), ``size`` (-> MiB), ``percent`` (-> fraction).
+(-> seconds), ``size`` (-> MiB), ``percent`` (-> fraction). Every number has a valid
+range (metadata ``range``, checked on the parsed value) and a few rules relate values
+(a warm-up shorter than its profile, task weights not all 0, seed data the task mix
+needs); ``load_config`` also checks the CPU sets against this machine (``harness.cpus``).
+An error names the key, the value and the valid range; a value set by a command-line
+flag is blamed on the flag (``--profile nope: ...``), not on the file.
 """
 
 from __future__ import annotations
@@ -18,16 +23,63 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
+from harness.cpus import check_cpu_list, parse_cpu_list
 from harness.errors import ConfigError
 from harness.units import parse_duration, parse_percent, parse_size_mb
+from scenarios.plan import Stage  # the one stage record (Locust-free); loaded from profiles
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "bench.toml"
 TARGET_NAMES = ("monolith", "microservices", "event-driven")
 BACKENDS = ("auto", "local", "docker")
+MAX_AMOUNT = 1_000_000_000  # largest price_cents and stock the targets accept
+CPU_KEYS = ("generator_cpus", "target_cpus")  # [cpu] keys that hold CPU lists
 
 
-def _unit(kind: str, default: Any) -> Any:
-    return field(default=default, metadata={"unit": kind})
+_SHOWN_UNIT = {"duration": "s", "percent": "%", "size": " MiB"}
+
+
+@dataclass(frozen=True)
+class Range:
+    """Valid values of a number (in its parsed unit): bounds are ``None`` when open-ended."""
+
+    ge: float | None = None  # value >= ge
+    gt: float | None = None  # value > gt
+    le: float | None = None  # value <= le
+    lt: float | None = None  # value < lt
+    unit: str = ""  # how bounds are shown: "s", "%" (values are fractions), " MiB" or ""
+    why: str = ""  # appended to the message, e.g. what 0 means
+
+    def __contains__(self, value: float) -> bool:
+        return not (
+            (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
+            or (self.le is not None and value > self.le) or (self.lt is not None and value >= self.lt)
+        )
+
+    def describe(self) -> str:
+        """The range as people write it: ">= 1", "> 0s", "0% to 100%", "> 0 and < 1"."""
+        if self.ge is not None and self.le is not None:
+            text = f"{self._show(self.ge)} to {self._show(self.le)}"
+        else:
+            parts = [f"{op} {self._show(bound)}" for op, bound in
+                     ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt)) if bound is not None]
+            text = " and ".join(parts)
+        return f"{text} ({self.why})" if self.why else text
+
+    def _show(self, bound: float) -> str:
+        return f"{bound * 100:g}%" if self.unit == "%" else f"{bound:g}{self.unit}"
+
+
+def _unit(kind: str, default: Any, **bounds: Any) -> Any:
+    """A field parsed from a unit string (``duration``, ``size``, ``percent``), with its range."""
+    metadata: dict[str, Any] = {"unit": kind}
+    if bounds:
+        metadata["range"] = Range(unit=_SHOWN_UNIT[kind], **bounds)
+    return field(default=default, metadata=metadata)
+
+
+def _number(default: Any, **bounds: Any) -> Any:
+    """A plain numeric field with its valid range (``ge``, ``gt``, ``le``, ``lt``, ``why``)."""
+    return field(default=default, metadata={"range": Range(**bounds)})
 
 
 @dataclass(frozen=True)
@@ -36,7 +88,7 @@ class RunConfig:
     profile: str = "quick"
     backend: Literal["auto", "local", "docker"] = "auto"
     out: str = "reports"
-    health_timeout: float = _unit("duration", 60.0)  # seconds
+    health_timeout: float = _unit("duration", 60.0, gt=0)  # seconds
 
 
 @dataclass(frozen=True)
@@ -45,48 +97,41 @@ class CpuConfig:
 
     generator_cpus: str = "0"
     target_cpus: str = "1"
-    generator_processes: int = 1
-    generator_bound_pct: float = 90.0  # mean generator CPU % above which a run is generator-bound
+    generator_processes: int = _number(1, ge=1)
+    generator_bound_pct: float = _number(90.0, ge=0, le=100)  # mean generator CPU % above which a run is generator-bound
 
 
 @dataclass(frozen=True)
 class SeedConfig:
-    products: int = 200
-    stock: int = 1_000_000  # units per product
-    users: int = 50
-    price_cents_min: int = 100
-    price_cents_max: int = 10_000
+    # 0 products or stock is refused when the task mix needs them (see _check_seed)
+    products: int = _number(200, ge=0)
+    stock: int = _number(1_000_000, ge=0, le=MAX_AMOUNT)  # units per product
+    users: int = _number(50, ge=1, why="every simulated user logs in with a seeded account")
+    price_cents_min: int = _number(100, ge=0, le=MAX_AMOUNT)
+    price_cents_max: int = _number(10_000, ge=0, le=MAX_AMOUNT)
 
 
 @dataclass(frozen=True)
 class ScenarioConfig:
     """Task weights of the e-commerce Locust user, and per-request timeout."""
 
-    list_products: int = 30
-    view_product: int = 40
-    place_order: int = 15
-    read_order: int = 10
-    login: int = 1
-    page_size: int = 20
-    max_items_per_order: int = 3
-    request_timeout: float = _unit("duration", 10.0)
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One step of a load shape: hold ``users`` for ``duration`` seconds."""
-
-    duration: float = _unit("duration", 10.0)
-    users: int = 10
-    spawn_rate: float = 10.0
+    list_products: int = _number(30, ge=0)
+    view_product: int = _number(40, ge=0)
+    place_order: int = _number(15, ge=0)
+    read_order: int = _number(10, ge=0)
+    login: int = _number(1, ge=0)
+    page_size: int = _number(20, ge=1, le=100, why="the targets serve 1 to 100 products per page")
+    max_items_per_order: int = _number(3, ge=1, le=20, why="the targets accept 1 to 20 items per order")
+    request_timeout: float = _unit("duration", 10.0, gt=0)
 
 
 @dataclass(frozen=True)
 class Profile:
+    name: str = ""  # its key in [profiles], set by the loader
     description: str = ""
     warmup: float = _unit("duration", 5.0)  # seconds cut from the start of the analysis
     stages: tuple[Stage, ...] = (Stage(),)
-    rate: float = 0.0  # requests/s for the whole run when > 0 (constant-rate pacing)
+    rate: float = _number(0.0, ge=0, why="0: unpaced")  # requests/s for the whole run when > 0 (constant-rate pacing)
 
     @property
     def duration(self) -> float:
@@ -96,26 +141,26 @@ class Profile:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    min_requests: int = 50  # fewer measured requests -> run invalid
-    max_error_rate: float = _unit("percent", 0.5)  # more failures -> run invalid
+    min_requests: int = _number(50, ge=1)  # fewer measured requests -> run invalid
+    max_error_rate: float = _unit("percent", 0.5, ge=0, le=1)  # more failures -> run invalid
 
 
 @dataclass(frozen=True)
 class IntegrityConfig:
-    timeout: float = _unit("duration", 60.0)  # bounded wait for event-driven orders to be final
-    poll_interval: float = _unit("duration", 0.5)
+    timeout: float = _unit("duration", 60.0, gt=0)  # bounded wait for event-driven orders to be final
+    poll_interval: float = _unit("duration", 0.5, gt=0)
 
 
 @dataclass(frozen=True)
 class ServiceOverride:
-    cpus: float | None = None
-    memory: int | None = _unit("size", None)  # MiB
-    workers: int | None = None
+    cpus: float | None = _number(None, gt=0)
+    memory: int | None = _unit("size", None)  # MiB (the size parser refuses < 1 MiB)
+    workers: int | None = _number(None, ge=1)
 
 
 @dataclass(frozen=True)
 class TargetConfig:
-    workers: int = 1  # worker processes for every service of the target, unless overridden
+    workers: int = _number(1, ge=1)  # worker processes for every service of the target, unless overridden
     services: dict[str, ServiceOverride] = field(default_factory=dict)
 
 
@@ -125,30 +170,31 @@ class DockerConfig:
     postgres_image: str = "postgres:16"
     nats_image: str = "nats:2.10"
     image_tag: str = "archbench/targets:latest"
-    build_timeout: float = _unit("duration", 900.0)
+    build_timeout: float = _unit("duration", 900.0, gt=0)
 
 
 @dataclass(frozen=True)
 class PriceConfig:
     source: str = "AWS Fargate Linux/x86, us-east-1, on-demand"
     date: str = "2026-11"
-    vcpu_hour: float = 0.04048  # USD per vCPU-hour
-    gb_hour: float = 0.004445  # USD per GB-hour
-    hours_per_month: float = 730.0
+    vcpu_hour: float = _number(0.04048, ge=0)  # USD per vCPU-hour
+    gb_hour: float = _number(0.004445, ge=0)  # USD per GB-hour
+    hours_per_month: float = _number(730.0, gt=0, le=744, why="a month has at most 744 hours")
 
 
 @dataclass(frozen=True)
 class CostConfig:
-    target_rps: tuple[float, ...] = (100.0, 500.0, 1000.0, 5000.0, 10000.0)
+    target_rps: tuple[float, ...] = _number((100.0, 500.0, 1000.0, 5000.0, 10000.0), gt=0)  # each
 
 
 @dataclass(frozen=True)
 class Claim:
     """What the article claims for one pattern."""
 
-    rps: tuple[float, float] = (0.0, 0.0)
-    latency_ms: tuple[float, float] = (0.0, 0.0)
-    monthly_usd: tuple[float, float] = (0.0, 0.0)
+    # (low, high) with 0 <= low <= high; (0, 0): no claim
+    rps: tuple[float, float] = _number((0.0, 0.0), ge=0)
+    latency_ms: tuple[float, float] = _number((0.0, 0.0), ge=0)
+    monthly_usd: tuple[float, float] = _number((0.0, 0.0), ge=0)
     instances: str = ""
 
 
@@ -162,14 +208,14 @@ class ClaimsConfig:
 @dataclass(frozen=True)
 class RegressionConfig:
     metrics: tuple[str, ...] = ("p95", "p99")
-    limit: float = _unit("percent", 0.15)
-    confidence: float = 0.95
-    resamples: int = 2000
+    limit: float = _unit("percent", 0.15, gt=0, le=1)
+    confidence: float = _number(0.95, gt=0, lt=1)
+    resamples: int = _number(2000, ge=100, why="fewer give no usable confidence interval")
 
 
 @dataclass(frozen=True)
 class GateConfig:
-    min_requests: int = 100
+    min_requests: int = _number(100, ge=1)
     thresholds: tuple[str, ...] = ()
     baseline: str = ""  # path of a baseline file; empty: no regression check
     regression: RegressionConfig = RegressionConfig()
@@ -203,11 +249,39 @@ class Config:
         return self.targets.get(name, TargetConfig())
 
 
-def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+@dataclass(frozen=True)
+class Override:
+    """A value for one dotted key set outside the file, and where it came from (e.g. "--profile")."""
+
+    value: Any
+    origin: str
+
+
+# The flag that sets each key ``bench`` commands override; an error in the value names the flag.
+OVERRIDE_FLAGS = {
+    "run.profile": "--profile",
+    "run.backend": "--backend",
+    "run.out": "--out",
+    "gate.thresholds": "--threshold",
+    "gate.baseline": "--baseline",
+}
+
+
+def load_config(
+    path: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    check_cpus: bool = True,
+    available: frozenset[int] | None = None,
+) -> Config:
     """Read ``path`` (default: the project's bench.toml), apply dotted ``overrides``, validate.
 
-    ``overrides`` maps dotted keys to values, e.g. ``{"run.profile": "smoke"}``;
-    ``None`` values are ignored so CLI options that were not given change nothing.
+    ``overrides`` maps dotted keys to values, e.g. ``{"run.profile": "smoke"}``, or to an
+    ``Override(value, origin)``; ``None`` values are ignored so CLI options that were not
+    given change nothing. A bad overridden value is blamed on its origin: the
+    ``Override``'s, else ``OVERRIDE_FLAGS[key]``, else "override KEY". With
+    ``check_cpus`` the CPU sets must name only CPUs of ``available`` (default: this
+    process's CPUs); commands that start nothing pass ``check_cpus=False``.
     """
     source = Path(path) if path is not None else DEFAULT_CONFIG
     try:
@@ -216,7 +290,10 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
         raise ConfigError(f"config file {source} not found; pass --config PATH") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: not valid TOML: {error}") from None
-    for dotted, value in (overrides or {}).items():
+    labels: dict[str, str] = {}
+    for dotted, given in (overrides or {}).items():
+        value, origin = (given.value, given.origin) if isinstance(given, Override) else (
+            given, OVERRIDE_FLAGS.get(dotted, f"override {dotted}"))
         if value is None:
             continue
         node = data
@@ -224,14 +301,50 @@ def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
-    return parse_config(data, origin=str(source))
-
-
-def parse_config(data: dict[str, Any], origin: str = "bench.toml") -> Config:
-    """Validate a TOML-shaped dict into ``Config``; raise ``ConfigError`` on the first problem."""
-    config = _build(Config, data, origin, "")
-    _check_names(config, origin)
+        shown = value if isinstance(value, str) else repr(value)
+        labels[dotted] = f"{origin} {shown}" if origin.startswith("-") else f"{origin}={shown}"
+    config = parse_config(data, origin=str(source), overridden=labels)
+    if check_cpus:
+        check_machine(config, available, origin=str(source))
     return config
+
+
+def parse_config(
+    data: dict[str, Any], origin: str = "bench.toml", overridden: dict[str, str] | None = None
+) -> Config:
+    """Validate a TOML-shaped dict into ``Config``; raise ``ConfigError`` on the first problem.
+
+    Pure: types, units, names, ranges and the rules between values; not this machine's
+    CPUs (``check_machine``). ``overridden`` maps dotted keys to the label errors in them
+    are blamed on (e.g. ``"--profile nope"``) instead of ``origin``.
+    """
+    source = _Source(origin, overridden or {})
+    config = _build(Config, data, source, "")
+    config = dataclasses.replace(config, profiles={
+        name: dataclasses.replace(profile, name=name) for name, profile in config.profiles.items()})
+    _check_names(config, source)
+    _check_profiles(config, source)
+    _check_scenario(config, source)
+    _check_pairs(config, source)
+    return config
+
+
+def check_machine(config: Config, available: frozenset[int] | None = None,
+                  origin: str = "bench.toml") -> None:
+    """Fail unless the [cpu] sets name only CPUs in ``available`` (default: this process's)."""
+    for key in CPU_KEYS:
+        try:
+            check_cpu_list(getattr(config.cpu, key), f"cpu.{key}", available)
+        except ConfigError as error:
+            raise ConfigError(f"{origin}: {error}") from None
+
+
+def check_profile(profile: Profile, where: str = "profile") -> None:
+    """Fail unless ``profile`` has stages and a warm-up shorter than its load (seconds).
+
+    For profiles changed after loading (``--users``, ``--duration``); ``where`` names it.
+    """
+    _check_profile(profile, _Source("", {}), where)
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
@@ -239,49 +352,116 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def _check_names(config: Config, origin: str) -> None:
+@dataclass(frozen=True)
+class _Source:
+    """Where values came from: the file, or a flag for the keys in ``overridden``."""
+
+    file: str
+    overridden: dict[str, str]  # dotted key -> label, e.g. "run.profile" -> "--profile nope"
+
+    def error(self, where: str, problem: str) -> ConfigError:
+        """A ``ConfigError`` naming the origin of ``where`` (the flag when overridden)."""
+        for key, label in self.overridden.items():
+            if where == key:
+                return ConfigError(f"{label}: {problem}")
+            if where.startswith((f"{key}.", f"{key}[")):
+                return ConfigError(f"{label}: {where}: {problem}")
+        return ConfigError(f"{self.file}: {where}: {problem}" if self.file else f"{where}: {problem}")
+
+
+def _check_names(config: Config, source: _Source) -> None:
     for name in config.run.targets:
         if name not in TARGET_NAMES:
-            raise ConfigError(
-                f"{origin}: run.targets: unknown target {name!r}; valid targets: "
-                + ", ".join(TARGET_NAMES)
+            raise source.error(
+                "run.targets", f"unknown target {name!r}; valid targets: " + ", ".join(TARGET_NAMES)
             )
     for name in config.targets:
         if name not in TARGET_NAMES:
-            raise ConfigError(
-                f"{origin}: [targets.{name}]: unknown target {name!r}; valid targets: "
-                + ", ".join(TARGET_NAMES)
+            raise source.error(
+                f"[targets.{name}]",
+                f"unknown target {name!r}; valid targets: " + ", ".join(TARGET_NAMES),
             )
     for name in config.claims.targets:
         if name not in TARGET_NAMES:
-            raise ConfigError(
-                f"{origin}: [claims.targets.{name}]: unknown target {name!r}; valid targets: "
-                + ", ".join(TARGET_NAMES)
+            raise source.error(
+                f"[claims.targets.{name}]",
+                f"unknown target {name!r}; valid targets: " + ", ".join(TARGET_NAMES),
             )
     if config.run.profile not in config.profiles:
         choices = ", ".join(sorted(config.profiles)) or "(none defined)"
-        raise ConfigError(
-            f"{origin}: run.profile: unknown profile {config.run.profile!r}; valid profiles: {choices}"
+        raise source.error(
+            "run.profile", f"unknown profile {config.run.profile!r}; valid profiles: {choices}"
         )
+    for key in CPU_KEYS:
+        try:
+            parse_cpu_list(getattr(config.cpu, key))
+        except ConfigError as error:
+            raise source.error(f"cpu.{key}", str(error)) from None
+
+
+def _check_profiles(config: Config, source: _Source) -> None:
     for name, profile in config.profiles.items():
-        if not profile.stages:
-            raise ConfigError(f"{origin}: profiles.{name}.stages: a profile needs at least one stage")
-        for index, stage in enumerate(profile.stages):
-            if stage.users < 1 or stage.duration <= 0 or stage.spawn_rate <= 0:
-                raise ConfigError(
-                    f"{origin}: profiles.{name}.stages[{index}]: users must be >= 1, "
-                    f"duration > 0 and spawn_rate > 0 (got {stage})"
-                )
-    if config.cpu.generator_processes < 1:
-        raise ConfigError(f"{origin}: cpu.generator_processes must be >= 1")
+        _check_profile(profile, source, f"profiles.{name}")
+
+
+def _check_profile(profile: Profile, source: _Source, where: str) -> None:
+    if not profile.stages:
+        raise source.error(f"{where}.stages", "a profile needs at least one stage")
+    for index, stage in enumerate(profile.stages):
+        for key, value, valid in (("users", stage.users, Range(ge=1)),
+                                  ("duration", stage.duration, Range(gt=0, unit="s")),
+                                  ("spawn_rate", stage.spawn_rate, Range(gt=0))):
+            if value not in valid:
+                raise source.error(f"{where}.stages[{index}].{key}",
+                                   f"{value:g} is out of range; valid range: {valid.describe()}")
+    if profile.warmup >= profile.duration:
+        raise source.error(
+            f"{where}.warmup",
+            f"warm-up {profile.warmup:g}s is not shorter than the profile's {profile.duration:g}s "
+            f"load, so nothing would be measured; valid range: 0s to under {profile.duration:g}s",
+        )
+
+
+TASK_WEIGHTS = ("list_products", "view_product", "place_order", "read_order", "login")
+_PRODUCT_TASKS = ("list_products", "view_product", "place_order")  # tasks that read the catalog
+
+
+def _check_scenario(config: Config, source: _Source) -> None:
+    """Task weights not all 0; seed products and stock wherever the task mix needs them."""
+    scenario, seed = config.scenario, config.seed
+    weights = {task: getattr(scenario, task) for task in TASK_WEIGHTS}
+    if not any(weights.values()):
+        raise source.error("scenario", "every task weight is 0 (" + ", ".join(weights)
+                           + "), so the simulated users would do nothing; give one a weight >= 1")
+    needing = [task for task in _PRODUCT_TASKS if weights[task] > 0]
+    if seed.products == 0 and needing:
+        raise source.error("seed.products", "0 products, but the task mix reads the catalog ("
+                           + ", ".join(needing) + "); valid range: >= 1, or set those weights to 0")
+    if seed.stock == 0 and weights["place_order"] > 0:
+        raise source.error("seed.stock", "0 units per product, so every order would be refused "
+                           "(scenario.place_order > 0); valid range: >= 1, or set place_order = 0")
+
+
+def _check_pairs(config: Config, source: _Source) -> None:
+    """Every (low, high) pair in order."""
+    seed = config.seed
+    if seed.price_cents_min > seed.price_cents_max:
+        raise source.error("seed.price_cents_min", f"{seed.price_cents_min} is above "
+                           f"seed.price_cents_max = {seed.price_cents_max}; valid range: <= max")
+    for name, claim in config.claims.targets.items():
+        for key in ("rps", "latency_ms", "monthly_usd"):
+            low, high = getattr(claim, key)
+            if low > high:
+                raise source.error(f"claims.targets.{name}.{key}",
+                                   f"[{low:g}, {high:g}] is not (low, high); valid: low <= high")
 
 
 # -- generic dataclass builder -------------------------------------------------------------
 
 
-def _build(cls: type, data: Any, origin: str, path: str) -> Any:
+def _build(cls: type, data: Any, source: _Source, path: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{origin}: {path or 'top level'}: expected a table, got {data!r}")
+        raise source.error(path or "top level", f"expected a table, got {data!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
@@ -289,13 +469,25 @@ def _build(cls: type, data: Any, origin: str, path: str) -> Any:
         where = f"{path}.{key}" if path else key
         if key not in fields:
             choices = ", ".join(name for name in fields)
-            raise ConfigError(f"{origin}: unknown key {where!r}; valid keys here: {choices}")
-        unit = fields[key].metadata.get("unit")
-        kwargs[key] = _convert(hints[key], value, origin, where, unit)
+            raise ConfigError(f"{source.file}: unknown key {where!r}; valid keys here: {choices}")
+        metadata = fields[key].metadata
+        kwargs[key] = _convert(hints[key], value, source, where, metadata.get("unit"))
+        _check_range(metadata.get("range"), kwargs[key], value, source, where)
     return cls(**kwargs)
 
 
-def _convert(hint: Any, value: Any, origin: str, where: str, unit: str | None) -> Any:
+def _check_range(valid: Range | None, value: Any, raw: Any, source: _Source, where: str) -> None:
+    """Fail unless the parsed ``value`` (each element of a tuple) lies in ``valid``."""
+    if valid is None or value is None:
+        return
+    pairs = zip(value, raw, strict=False) if isinstance(value, tuple) else [(value, raw)]
+    for index, (number, written) in enumerate(pairs):
+        if number not in valid:
+            at = f"{where}[{index}]" if isinstance(value, tuple) else where
+            raise source.error(at, f"{written!r} is out of range; valid range: {valid.describe()}")
+
+
+def _convert(hint: Any, value: Any, source: _Source, where: str, unit: str | None) -> Any:
     origin_type = get_origin(hint)
     args = get_args(hint)
     if unit is not None and value is not None:
@@ -303,45 +495,54 @@ def _convert(hint: Any, value: Any, origin: str, where: str, unit: str | None) -
         try:
             return parser(value)
         except ValueError as error:
-            raise ConfigError(f"{origin}: {where}: {error}") from None
+            raise source.error(where, str(error)) from None
     if origin_type in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, origin, where, unit)
+        return _convert(inner[0], value, source, where, unit)
     if origin_type is Literal:
         if value not in args:
             choices = ", ".join(repr(a) for a in args)
-            raise ConfigError(f"{origin}: {where}: {value!r} is not valid; choose one of {choices}")
+            raise source.error(where, f"{value!r} is not valid; choose one of {choices}")
         return value
     if origin_type is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{origin}: {where}: expected a table, got {value!r}")
-        return {k: _convert(args[1], v, origin, f"{where}.{k}", None) for k, v in value.items()}
+            raise source.error(where, f"expected a table, got {value!r}")
+        return {k: _convert(args[1], v, source, f"{where}.{k}", None) for k, v in value.items()}
     if origin_type is tuple:
-        if not isinstance(value, list):
-            raise ConfigError(f"{origin}: {where}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, origin, f"{where}[{i}]", None) for i, v in enumerate(value))
-        if len(value) != len(args):
-            raise ConfigError(f"{origin}: {where}: expected {len(args)} values, got {value!r}")
-        return tuple(_convert(a, v, origin, f"{where}[{i}]", None) for i, (a, v) in enumerate(zip(args, value, strict=False)))
+        return _convert_tuple(args, value, source, where)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, origin, where)  # type: ignore[arg-type]
+        return _build(hint, value, source, where)  # type: ignore[arg-type]
+    return _convert_scalar(hint, value, source, where)
+
+
+def _convert_tuple(args: tuple[Any, ...], value: Any, source: _Source, where: str) -> tuple[Any, ...]:
+    if not isinstance(value, list):
+        raise source.error(where, f"expected a list, got {value!r}")
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_convert(args[0], v, source, f"{where}[{i}]", None) for i, v in enumerate(value))
+    if len(value) != len(args):
+        raise source.error(where, f"expected {len(args)} values, got {value!r}")
+    return tuple(_convert(a, v, source, f"{where}[{i}]", None)
+                 for i, (a, v) in enumerate(zip(args, value, strict=False)))
+
+
+def _convert_scalar(hint: Any, value: Any, source: _Source, where: str) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{origin}: {where}: expected a number, got {value!r}")
+            raise source.error(where, f"expected a number, got {value!r}")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{origin}: {where}: expected a whole number, got {value!r}")
+            raise source.error(where, f"expected a whole number, got {value!r}")
         return value
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{origin}: {where}: expected a string, got {value!r}")
+            raise source.error(where, f"expected a string, got {value!r}")
         return value
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{origin}: {where}: expected true or false, got {value!r}")
+            raise source.error(where, f"expected true or false, got {value!r}")
         return value
     return value

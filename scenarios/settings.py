@@ -3,17 +3,26 @@
 The harness (``harness.load``) writes the file and names it in the environment variable
 ``ARCHBENCH_SCENARIO``; every Locust process (master and ``--processes`` workers) reads it
 once at import. Keeping this a plain JSON document means the scenario never imports the
-harness (Locust monkeypatches the process with gevent).
+harness (Locust monkeypatches the process with gevent); the harness types below are
+imported for the type checker only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from scenarios.plan import Stage
+
+if TYPE_CHECKING:
+    from harness.config import Profile, ScenarioConfig
+    from harness.seed import SeedResult
 
 ENV_VAR = "ARCHBENCH_SCENARIO"
+TASKS = ("list_products", "view_product", "place_order", "read_order", "login")  # weight keys
 
 
 @dataclass(frozen=True)
@@ -22,22 +31,40 @@ class ScenarioSettings:
 
     credentials: list[tuple[str, str]]  # seeded (username, password) pool
     product_ids: list[int]
-    weights: dict[str, int]  # task name -> weight (list_products, view_product, ...)
+    weights: dict[str, int]  # task name (TASKS) -> weight
     page_size: int = 20
     max_items_per_order: int = 3
     request_timeout_s: float = 10.0
-    stages: list[dict[str, float]] = field(default_factory=list)  # duration (s), users, spawn_rate
+    stages: tuple[Stage, ...] = ()
     rate: float = 0.0  # requests/s for the whole run when > 0 (per-user pacing)
     samples_dir: str = ""  # where the hook writes samples-<pid>.tsv ("" = hook disabled)
     order_socket: str = ""  # "127.0.0.1:PORT" of the harness's order tracker ("" = none)
 
+    @classmethod
+    def from_config(cls, scenario: ScenarioConfig, seed: SeedResult, profile: Profile, *,
+                    samples_dir: str = "", order_socket: str = "") -> ScenarioSettings:
+        """The settings for one run: ``[scenario]`` weights and limits, ``seed``'s pool, ``profile``'s stages."""
+        return cls(
+            credentials=list(seed.credentials), product_ids=list(seed.product_ids),
+            weights=cls.weights_of(scenario),
+            page_size=scenario.page_size, max_items_per_order=scenario.max_items_per_order,
+            request_timeout_s=scenario.request_timeout, stages=tuple(profile.stages),
+            rate=profile.rate, samples_dir=samples_dir, order_socket=order_socket,
+        )
+
+    @staticmethod
+    def weights_of(scenario: ScenarioConfig) -> dict[str, int]:
+        """Task name -> weight, from ``[scenario]`` (one entry per name in ``TASKS``)."""
+        return {task: int(getattr(scenario, task)) for task in TASKS}
+
     def to_json(self) -> str:
-        return json.dumps(self.__dict__)
+        return json.dumps(dataclasses.asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScenarioSettings:
         data = dict(data)
         data["credentials"] = [tuple(pair) for pair in data.get("credentials", [])]
+        data["stages"] = tuple(Stage.from_dict(stage) for stage in data.get("stages", []))
         return cls(**data)
 
 

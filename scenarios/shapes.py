@@ -8,24 +8,23 @@ constant-rate profile uses the same stages plus per-user pacing (see ``pacing``)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from locust import LoadTestShape
 
-from scenarios.plan import stage_at
+from scenarios.plan import Stage, stage_at
 
 
 class StagesShape(LoadTestShape):
     """Run ``stages`` (set on the class by the locustfile) in order, then stop."""
 
     abstract = True
-    stages: Sequence[dict[str, Any]] = ()
+    stages: Sequence[Stage] = ()
 
     def tick(self) -> tuple[int, float] | None:
         current = stage_at(self.stages, self.get_run_time())
         if current is None:
             return None
         _, stage = current
-        return int(stage["users"]), float(stage["spawn_rate"])
+        return stage.users, stage.spawn_rate
 
 

@@ -13,11 +13,11 @@ from harness.analysis import (
     grouped_percentiles,
     measured,
     percentiles_of,
-    planned_users,
     timeseries,
     validate,
 )
 from harness.results import SAMPLE_COLUMNS
+from scenarios.plan import Stage, planned_users
 
 T0 = 1_700_000_000.0
 
@@ -140,7 +140,7 @@ def test_timeseries_rps_uses_the_partial_second_at_the_window_edges() -> None:
 
 
 def test_planned_users_ramps_at_spawn_rate_between_stages() -> None:
-    stages = [{"duration": 3, "users": 10, "spawn_rate": 4}, {"duration": 2, "users": 2, "spawn_rate": 5}]
+    stages = [Stage(duration=3, users=10, spawn_rate=4), Stage(duration=2, users=2, spawn_rate=5)]
     assert planned_users(stages, 6) == [4, 8, 10, 5, 2, 0]
 
 
