@@ -8,7 +8,8 @@ running processes or containers; they allocate loopback ports and resolve the
 
 Wiring references (values of ``ServiceSpec.wiring``):
 
-- ``"postgres:DBNAME"`` -> a ``postgresql://user:password@127.0.0.1:PORT/DBNAME`` URL
+- ``"postgres:DBNAME"`` -> a ``postgresql://user:password@127.0.0.1:PORT/DBNAME`` URL of the
+  PostgreSQL server that holds database DBNAME
 - ``"nats"``            -> a ``nats://127.0.0.1:PORT`` URL
 - ``"service:NAME"``    -> ``http://127.0.0.1:PORT`` of another service of the target
 
@@ -33,10 +34,11 @@ class InfraSpec:
     databases: tuple[str, ...] = ()  # postgres only: databases created before services start
     cpus: float = 1.0
     memory_mb: int = 512
+    instance: str = ""  # its name when a target runs several of one kind (default: the kind)
 
     @property
     def name(self) -> str:
-        return self.kind
+        return self.instance or self.kind
 
 
 @dataclass(frozen=True)

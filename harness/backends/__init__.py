@@ -1,50 +1,40 @@
 """Backends: how a topology's services start. An explicit registry, no discovery.
 
-``BACKENDS`` maps a name to a class; each class has a ``name`` attribute, an
-``available()`` check and ``up(topology, settings)``, and may offer a
-``from_config(config)`` classmethod to read its section of bench.toml.
+``BACKENDS`` maps a name to a ``LifecycleBackend`` subclass; each has a ``name``
+attribute, an ``available()`` check, ``from_config(config)`` and the one ``up``
+of ``lifecycle``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from harness.backends.base import Backend, DeploySettings
+from harness.backends.docker import DockerBackend
+from harness.backends.lifecycle import LifecycleBackend
 from harness.backends.local import LocalBackend
 from harness.config import BACKENDS as BACKEND_CHOICES
 from harness.config import Config
 from harness.errors import BenchError, ConfigError
 from harness.registry import get_topology
 
-BACKENDS: dict[str, type] = {"local": LocalBackend}
-
-# The docker backend is optional here: a missing module or SDK must not break the local one.
-_DOCKER_IMPORT_ERROR = ""
-try:
-    from harness.backends.docker import DockerBackend
-except ImportError as error:
-    _DOCKER_IMPORT_ERROR = f"docker backend not importable: {error}"
-else:
-    BACKENDS["docker"] = DockerBackend
+BACKENDS: dict[str, type[LifecycleBackend]] = {"local": LocalBackend, "docker": DockerBackend}
 
 
 def get_backend(
     name: str, config: Config | None = None, registry: dict[str, type] | None = None
 ) -> Backend:
-    """An instance of backend ``name`` (built from ``config`` when the class reads it)."""
+    """An instance of backend ``name`` (built from ``config`` when given)."""
     registry = BACKENDS if registry is None else registry
     try:
         cls = registry[name]
     except KeyError:
-        if name == "docker" and _DOCKER_IMPORT_ERROR:
-            raise BenchError(_DOCKER_IMPORT_ERROR) from None
         choices = ", ".join(registry)
         raise ConfigError(f"unknown backend {name!r}; valid backends: {choices}") from None
-    factory: Any = getattr(cls, "from_config", None)
-    if factory is not None and config is not None:
-        return factory(config)
-    return cls()
+    if config is not None and issubclass(cls, LifecycleBackend):
+        return cls.from_config(config)
+    backend: Backend = cls()
+    return backend
 
 
 def choose_backend(
@@ -60,7 +50,7 @@ def choose_backend(
         choices = ", ".join(BACKEND_CHOICES)
         raise ConfigError(f"unknown backend {requested!r}; valid backends: {choices}")
     if requested == "auto":
-        docker_reason = _DOCKER_IMPORT_ERROR or "no docker backend"
+        docker_reason = "no docker backend"
         if "docker" in registry:
             docker = get_backend("docker", config, registry)
             ok, docker_reason = docker.available()

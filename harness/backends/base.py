@@ -118,7 +118,10 @@ class Deployment(Protocol):
 class Backend(Protocol):
     """How a topology's services start: ``name``, ``available()`` and ``up()``."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The registry name ("local", "docker")."""
+        ...
 
     def available(self) -> tuple[bool, str]:
         """Whether this backend can run here, and why (or why not)."""
@@ -136,6 +139,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports on 127.0.0.1."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 @dataclass
 class Wiring:
     """Ports and URLs of one deployment, shared by both backends."""
@@ -143,29 +156,40 @@ class Wiring:
     ports: dict[str, int]  # service or infra name -> port
     db_user: str
     db_password: str
+    monitor_ports: dict[str, int] = field(default_factory=dict)  # nats infra -> monitoring port
+    database_servers: dict[str, str] = field(default_factory=dict)  # database -> postgres infra
+    kinds: dict[str, str] = field(default_factory=dict)  # infra kind -> (first) infra of that kind
 
     @classmethod
     def allocate(cls, topology: Topology, settings: DeploySettings) -> Wiring:
         names = [infra.name for infra in topology.infra] + [s.name for s in topology.services]
-        ports: dict[str, int] = {}
-        for name in names:
-            port = free_port()
-            while port in ports.values():
-                port = free_port()
-            ports[name] = port
-        return cls(ports=ports, db_user="bench", db_password=settings.db_password)
+        monitored = [infra.name for infra in topology.infra if infra.kind == "nats"]
+        ports = _free_ports(len(names) + len(monitored))
+        wiring = cls(ports=dict(zip(names, ports, strict=False)), db_user="bench",
+                     db_password=settings.db_password,
+                     monitor_ports=dict(zip(monitored, ports[len(names):], strict=True)))  # fmt: skip
+        for infra in topology.infra:
+            wiring.kinds.setdefault(infra.kind, infra.name)
+            for database in infra.databases:
+                wiring.database_servers[database] = infra.name
+        return wiring
 
     def url(self, reference: str) -> str:
         """Resolve a topology wiring reference to a URL on 127.0.0.1."""
         kind, _, name = reference.partition(":")
         if kind == "postgres":
-            port = self.ports["postgres"]
+            port = self.ports[self.database_servers.get(name, self.kinds.get("postgres", "postgres"))]
             return f"postgresql://{self.db_user}:{self.db_password}@{LOOPBACK}:{port}/{name}"
         if kind == "nats":
-            return f"nats://{LOOPBACK}:{self.ports['nats']}"
+            return f"nats://{LOOPBACK}:{self.ports[self.kinds.get('nats', 'nats')]}"
         if kind == "service":
             return f"http://{LOOPBACK}:{self.ports[name]}"
         raise ValueError(f"unknown wiring reference {reference!r}")
+
+    def infra_url(self, spec: InfraSpec) -> str:
+        """The URL of an infrastructure piece as reports show it (no credentials)."""
+        scheme = "postgresql" if spec.kind == "postgres" else spec.kind
+        return f"{scheme}://{LOOPBACK}:{self.ports[spec.name]}"
 
 
 def resolve_service(spec: ServiceSpec, settings: DeploySettings) -> tuple[float, int, int]:

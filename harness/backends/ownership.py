@@ -18,6 +18,7 @@ import psutil
 
 OWNER_ENV = "ARCHBENCH_OWNER"  # environment variable carrying the token of a generator process
 _TOKEN = re.compile(r"(\d+):(\d+)@(.*)")
+_LEGACY_FILE_TOKEN = re.compile(r"(\d+) (\d+(?:\.\d*)?)")  # "pid start" owner files of archbench <= 0.1
 
 
 @cache
@@ -33,10 +34,11 @@ def owner_alive(token: str) -> bool:
     True when the token cannot be judged (unknown format, another host, no permission):
     what cannot be attributed is never removed.
     """
-    match = _TOKEN.fullmatch((token or "").strip())
-    if match is None or match.group(3) != socket.gethostname():
+    text = (token or "").strip()
+    match = _TOKEN.fullmatch(text) or _LEGACY_FILE_TOKEN.fullmatch(text)
+    if match is None or (match.re is _TOKEN and match.group(3) != socket.gethostname()):
         return True
-    pid, started = int(match.group(1)), int(match.group(2))
+    pid, started = int(match.group(1)), int(float(match.group(2)))
     try:
         return int(psutil.Process(pid).create_time()) == started
     except (psutil.NoSuchProcess, psutil.ZombieProcess):

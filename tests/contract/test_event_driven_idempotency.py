@@ -24,7 +24,8 @@ import nats
 import pytest
 
 from harness.backends.base import DeploySettings
-from harness.backends.local import LocalBackend, LocalDeployment
+from harness.backends.lifecycle import ManagedDeployment
+from harness.backends.local import LocalBackend
 from targets.common.auth import decode_token
 from targets.event_driven import events, store
 from targets.event_driven.topology import TOPOLOGY
@@ -37,7 +38,7 @@ FINAL = ("confirmed", "rejected")
 @contextlib.contextmanager
 def _deploy(
     tmp: Path, service_env: dict[str, dict[str, str]]
-) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
+) -> Iterator[tuple[ManagedDeployment, DeploySettings]]:
     """The event-driven target on the local backend, with extra environment per service."""
     backend = LocalBackend()
     available, why = backend.available()
@@ -56,7 +57,7 @@ def _deploy(
 @pytest.fixture(scope="module")
 def shared(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[LocalDeployment, DeploySettings]]:
+) -> Iterator[tuple[ManagedDeployment, DeploySettings]]:
     """One deployment for the tests that leave the consumers running normally."""
     with _deploy(
         tmp_path_factory.mktemp("ed-shared"),
@@ -69,7 +70,7 @@ class Client:
     """A thin contract client for one deployment."""
 
     def __init__(
-        self, deployment: LocalDeployment, settings: DeploySettings, session: aiohttp.ClientSession
+        self, deployment: ManagedDeployment, settings: DeploySettings, session: aiohttp.ClientSession
     ):
         self.base = deployment.url
         self.deployment = deployment
@@ -132,7 +133,7 @@ class Client:
 
 
 @pytest.fixture
-async def client(shared: tuple[LocalDeployment, DeploySettings]) -> AsyncIterator[Client]:
+async def client(shared: tuple[ManagedDeployment, DeploySettings]) -> AsyncIterator[Client]:
     async with aiohttp.ClientSession() as session:
         yield Client(shared[0], shared[1], session)
 

@@ -23,7 +23,8 @@ import orjson
 import pytest
 
 from harness.backends.base import DeploySettings
-from harness.backends.local import LocalBackend, LocalDeployment
+from harness.backends.lifecycle import ManagedDeployment
+from harness.backends.local import LocalBackend
 from targets.microservices.topology import TOPOLOGY
 
 pytestmark = pytest.mark.timeout(180)
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.timeout(180)
 
 @dataclass(frozen=True)
 class Microservices:
-    deployment: LocalDeployment
+    deployment: ManagedDeployment
     settings: DeploySettings
     gateway: str  # base URL of the entry service
     catalog: str  # base URL of the catalog service (internal endpoints)

@@ -21,7 +21,8 @@ import pytest
 import requests
 
 from harness.backends.base import DeploySettings
-from harness.backends.local import LocalBackend, LocalDeployment
+from harness.backends.lifecycle import ManagedDeployment
+from harness.backends.local import LocalBackend
 from targets.common.auth import issue_token
 from targets.monolith.topology import TOPOLOGY
 
@@ -31,7 +32,7 @@ TOKEN_SECRET = "monolith-runtime-test-secret-" + "x" * 20
 
 
 @pytest.fixture
-def monolith(tmp_path: Path) -> Iterator[LocalDeployment]:
+def monolith(tmp_path: Path) -> Iterator[ManagedDeployment]:
     settings = DeploySettings(
         run_id="test-monolith-runtime", workdir=tmp_path, workers=3, token_secret=TOKEN_SECRET
     )
@@ -50,7 +51,7 @@ def _get(url: str) -> requests.Response:
     return requests.get(url, timeout=10)
 
 
-def test_database_outage_is_503_and_recovers(monolith: LocalDeployment) -> None:
+def test_database_outage_is_503_and_recovers(monolith: ManagedDeployment) -> None:
     token = requests.post(
         f"{monolith.url}/login",
         json={"username": monolith.admin_username, "password": monolith.admin_password},
@@ -77,13 +78,13 @@ def test_database_outage_is_503_and_recovers(monolith: LocalDeployment) -> None:
     assert "unhandled error" not in monolith.logs("app", 1000), "an outage produced a 500"
 
 
-def _workers(deployment: LocalDeployment) -> tuple[int, list[int]]:
+def _workers(deployment: ManagedDeployment) -> tuple[int, list[int]]:
     pids = deployment.pids("app")
     assert pids, "the app is not running"
     return pids[0], pids[1:]
 
 
-def test_workers_share_the_port_and_stop_on_sigterm(monolith: LocalDeployment) -> None:
+def test_workers_share_the_port_and_stop_on_sigterm(monolith: ManagedDeployment) -> None:
     leader, workers = _workers(monolith)
     assert len(workers) == 3
     port = int(monolith.url.rsplit(":", 1)[1])
@@ -100,13 +101,13 @@ def test_workers_share_the_port_and_stop_on_sigterm(monolith: LocalDeployment) -
     ), "a worker outlived the supervisor"
 
 
-def test_a_crashed_worker_takes_the_service_down(monolith: LocalDeployment) -> None:
+def test_a_crashed_worker_takes_the_service_down(monolith: ManagedDeployment) -> None:
     _leader, workers = _workers(monolith)
     os.kill(workers[0], signal.SIGKILL)
     _wait_for(lambda: not monolith.pids("app"), "the supervisor to stop the other workers")
 
 
-def test_signed_token_of_an_unknown_user_is_401(monolith: LocalDeployment) -> None:
+def test_signed_token_of_an_unknown_user_is_401(monolith: ManagedDeployment) -> None:
     login = {"username": monolith.admin_username, "password": monolith.admin_password}
     admin = requests.post(f"{monolith.url}/login", json=login, timeout=10).json()["token"]
     product = requests.post(

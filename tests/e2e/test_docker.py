@@ -123,7 +123,12 @@ def docker_run(
             deployment.admin_password,
             token_secret=settings.token_secret,
         )
-        containers = {name: c.attrs for name, c in deployment.containers.items()}
+        containers = {
+            c.labels[LABEL_INSTANCE]: c.attrs
+            for c in docker_client.containers.list(
+                all=True, filters={"label": f"{LABEL_RUN}={settings.run_id}"}
+            )
+        }
         first = deployment.read_resources()
         second = deployment.read_resources()
         logs = "\n".join(

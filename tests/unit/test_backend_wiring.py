@@ -10,7 +10,7 @@ import pytest
 
 from harness.backends import BACKENDS, choose_backend, deploy_settings, get_backend
 from harness.backends._local_infra import nats_argv, traversable
-from harness.backends._process import check_cpuset, parse_cpuset, tail
+from harness.backends._process import tail
 from harness.backends.base import (
     DeploySettings,
     Wiring,
@@ -20,6 +20,7 @@ from harness.backends.base import (
 )
 from harness.backends.local import LocalBackend
 from harness.config import parse_config
+from harness.cpus import check_cpu_list, parse_cpu_list
 from harness.errors import BenchError, ConfigError
 from harness.registry import TARGETS
 from harness.topology import InfraSpec, ServiceSpec, Topology
@@ -126,19 +127,19 @@ def test_unknown_target_is_named_with_choices() -> None:
 @pytest.mark.parametrize(("text", "cpus"), [("", set()), ("1", {1}), ("0-2", {0, 1, 2}),
                                             ("0,2-3", {0, 2, 3}), (" 1 , 3", {1, 3})])
 def test_parse_cpuset(text: str, cpus: set[int]) -> None:
-    assert parse_cpuset(text) == frozenset(cpus)
+    assert parse_cpu_list(text) == frozenset(cpus)
 
 
 @pytest.mark.parametrize("text", ["a", "3-1", "1-x", "-1"])
 def test_bad_cpuset_is_a_bench_error(text: str) -> None:
     with pytest.raises(BenchError, match="cpu set"):
-        parse_cpuset(text)
+        parse_cpu_list(text)
 
 
 def test_cpuset_beyond_this_machine_names_the_available_cpus() -> None:
     with pytest.raises(BenchError, match=r"CPU\(s\) \[5\].*available: 0,1.*target_cpus"):
-        check_cpuset("1,5", available=frozenset({0, 1}))
-    assert check_cpuset("1", available=frozenset({0, 1})) == frozenset({1})
+        check_cpu_list("1,5", "cpu.target_cpus", available=frozenset({0, 1}))
+    assert check_cpu_list("1", "cpu.target_cpus", available=frozenset({0, 1})) == frozenset({1})
 
 
 def test_traversable_follows_every_parent(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from harness.backends._stale import (
     owned_temp_directory,
     reap_stale_directories,
 )
+from harness.backends.ownership import owner_token
 
 
 def _dead_pid() -> int:
@@ -48,7 +49,7 @@ def test_reaps_only_directories_whose_owner_is_gone(tmp_path: Path) -> None:
 
 def test_owned_temp_directory_is_claimed_and_removed() -> None:
     with owned_temp_directory() as path:
-        assert (path / OWNER_FILE).read_text(encoding="utf-8").split()[0].isdigit()
+        assert (path / OWNER_FILE).read_text(encoding="utf-8").strip() == owner_token()
         assert path not in reap_stale_directories(path.parent)
         assert path.exists()
     assert not path.exists()
