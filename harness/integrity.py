@@ -287,5 +287,15 @@ def check_integrity(url: str, orders: list[AckedOrder], credentials: list[tuple[
     return Integrity(
         acknowledged=acknowledged, found=found, lost=lost, final=final, not_final=not_final,
         time_to_final=time_to_final(sightings.values()) if any_async else None,
-        stats=stats, ok=not reasons, reasons=reasons,
+        stats=stats, ok=not reasons, reasons=reasons, checked=True,
     )
+
+
+def integrity_unchecked(acknowledged: int, reason: str) -> Integrity:
+    """An integrity record that proves nothing: ``checked`` false, not ok, "not checked: <reason>".
+
+    ``acknowledged`` is what the samples show; found/lost/not_final are unknown (None).
+    """
+    return Integrity(acknowledged=acknowledged, found=None, lost=None, final={}, not_final=None,
+                     time_to_final=None, stats={}, ok=False, reasons=[f"not checked: {reason}"],
+                     checked=False)

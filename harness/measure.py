@@ -1,9 +1,11 @@
 """Measure one running target: seed -> load -> analysis -> integrity -> one TargetResult.
 
-``measure_target`` works on a URL plus optional resource readers, so it serves both a
-deployment started by a backend and an already-running service (``bench run --url``).
-It writes the target's files (samples.parquet, timeseries/endpoints/resources CSV) under
-``run_dir/<target>/`` and returns the result; the caller records it in results.json.
+``measure_target`` runs the phases in order; each phase returns a small record and
+``assemble`` (pure) turns the records into the ``TargetResult``. It works on a URL plus
+optional resource readers, so it serves both a deployment started by a backend and an
+already-running service (``bench run --url``). It writes the target's files
+(samples.parquet, timeseries/endpoints/resources CSV) under ``run_dir/<target>/`` and
+returns the result; the caller records it in results.json.
 """
 
 from __future__ import annotations
@@ -19,17 +21,30 @@ from typing import Any
 
 import aiohttp
 import pandas as pd
-from rich.console import Console
 
-from harness.analysis import FAILURE_CLASSES, Window, analyse, planned_users
+from harness.analysis import FAILURE_CLASSES, Analysis, Window, analyse
 from harness.backends.base import ResourceReading
 from harness.config import Config, Profile
-from harness.integrity import OrderTracker, acknowledged_orders, check_integrity
-from harness.load import LoadPlan, run_load
+from harness.context import Interrupted, RunContext, interrupt_name
+from harness.integrity import (
+    OrderTracker,
+    acknowledged_orders,
+    check_integrity,
+    integrity_unchecked,
+)
+from harness.load import LoadOutcome, LoadPlan, run_load
 from harness.resources import GENERATOR, ResourceSampler, generator_info, summarise
-from harness.results import Integrity, LatencyStats, ServiceInfo, TargetResult, write_atomic
+from harness.results import (
+    Integrity,
+    LatencyStats,
+    ServiceInfo,
+    TargetResult,
+    Validity,
+    write_atomic,
+)
 from harness.samples import read_samples, write_parquet
-from harness.seed import admin_token, seed_target
+from harness.seed import SeedResult, admin_token, seed_target
+from scenarios.plan import planned_users
 from scenarios.settings import ScenarioSettings
 
 WORK_DIR = "work"  # <run>/<target>/work: files written while a target is measured
@@ -42,7 +57,6 @@ def live_samples_pattern(target: str, run: str = "*") -> str:
     ``run`` matches run directory names ("2*" skips the ``latest`` link).
     """
     return f"{run}/{target}/{WORK_DIR}/{LIVE_SAMPLES_DIR}/samples-*.tsv"
-
 
 
 @dataclass
@@ -59,10 +73,52 @@ class TargetUnderTest:
     pids: dict[str, int] = field(default_factory=dict)  # extra process trees to sample (--pid)
 
 
-def profile_dict(name: str, profile: Profile) -> dict[str, Any]:
+class RunInterrupted(Interrupted):
+    """A signal stopped the load: carries the partial ``TargetResult`` measured so far.
+
+    ``measure_target`` raises it after writing the target's files; ``harness.run``
+    records ``result`` in results.json and lets it propagate (it is a KeyboardInterrupt,
+    so every deployment tears down on the way out).
+    """
+
+    def __init__(self, result: TargetResult, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.result = result
+
+
+@dataclass(frozen=True)
+class TargetFiles:
+    """Where one target's files go: ``<run>/<target>/`` and its work directory."""
+
+    relative: Path  # <target>, relative to the run directory (as results.json records paths)
+    directory: Path
+    work: Path
+    samples: Path  # the hook's live sample files
+
+    @classmethod
+    def of(cls, run_dir: Path, target: str) -> TargetFiles:
+        directory = run_dir / target
+        work = directory / WORK_DIR
+        return cls(relative=Path(target), directory=directory, work=work, samples=work / LIVE_SAMPLES_DIR)
+
+
+@dataclass(frozen=True)
+class LoadRecord:
+    """What the load phase produced: its window (epoch seconds), samples and resource readings."""
+
+    start_s: float
+    end_s: float
+    samples: pd.DataFrame
+    resources: pd.DataFrame  # RESOURCE_COLUMNS, t_s relative to start_s
+    resource_errors: list[str] = field(default_factory=list)
+    outcome: LoadOutcome | None = None  # None when interrupted
+    interrupted: str | None = None  # the signal that stopped the load ("SIGINT", "SIGTERM")
+
+
+def profile_dict(profile: Profile) -> dict[str, Any]:
     """The resolved profile as results.json records it."""
     return {
-        "name": name, "description": profile.description, "warmup_s": profile.warmup,
+        "name": profile.name, "description": profile.description, "warmup_s": profile.warmup,
         "duration_s": profile.duration, "rate": profile.rate,
         "stages": [{"duration_s": s.duration, "users": s.users, "spawn_rate": s.spawn_rate}
                    for s in profile.stages],
@@ -88,46 +144,26 @@ def _login_admin(url: str, username: str, password: str) -> str:
     return asyncio.run(go())
 
 
-def _integrity_skipped(reason: str) -> Integrity:
-    return Integrity(acknowledged=0, found=0, lost=0, final={}, not_final=0, time_to_final=None,
-                     stats={}, ok=False, reasons=[reason])
-
-
 def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
-def measure_target(config: Config, target: TargetUnderTest, profile_name: str, profile: Profile,
-                   run_dir: Path, console: Console, timings: dict[str, float]) -> TargetResult:
-    """Seed, load, analyse and reconcile ``target``; write its files; return its result.
-
-    A KeyboardInterrupt during load is turned into a partial result (marked invalid and
-    with integrity unchecked) that is returned with ``interrupted`` in ``valid.reasons``;
-    the caller re-raises after recording it.
-    """
-    relative = Path(target.name)
-    target_dir = run_dir / relative
-    work = target_dir / WORK_DIR
-    samples_dir = work / LIVE_SAMPLES_DIR
+def seed_phase(context: RunContext, target: TargetUnderTest, timings: dict[str, float]) -> SeedResult:
+    """Seed ``target`` with ``[seed]``'s catalog and shoppers; ``timings["seed_s"]``."""
+    config = context.config
     clock = time.monotonic()
     seed = seed_target(target.url, config.seed, target.admin_username, target.admin_password,
                        timeout_s=config.scenario.request_timeout * 3)
     timings["seed_s"] = time.monotonic() - clock
-    console.print(f"  seeded {len(seed.product_ids)} products and {len(seed.credentials)} users "
-                  f"in {seed.seconds:.1f}s")
-    orders_before = sum(int(v) for v in (seed.stats.get("orders") or {}).values())
-    tracker = OrderTracker(target.url, poll_interval_s=config.integrity.poll_interval).start()
-    scenario = config.scenario
-    settings = ScenarioSettings(
-        credentials=seed.credentials, product_ids=seed.product_ids,
-        weights={"list_products": scenario.list_products, "view_product": scenario.view_product,
-                 "place_order": scenario.place_order, "read_order": scenario.read_order,
-                 "login": scenario.login},
-        page_size=scenario.page_size, max_items_per_order=scenario.max_items_per_order,
-        request_timeout_s=scenario.request_timeout,
-        stages=[{"duration": s.duration, "users": s.users, "spawn_rate": s.spawn_rate} for s in profile.stages],
-        rate=profile.rate, samples_dir=str(samples_dir), order_socket=tracker.address,
-    )
+    context.console.print(f"  seeded {len(seed.product_ids)} products and {len(seed.credentials)} users "
+                          f"in {seed.seconds:.1f}s")
+    return seed
+
+
+def load_phase(context: RunContext, target: TargetUnderTest, settings: ScenarioSettings,
+               files: TargetFiles, timings: dict[str, float]) -> LoadRecord:
+    """Run Locust with resource sampling; a signal during load ends it early (``interrupted``)."""
+    config = context.config
     sampler = ResourceSampler(read=target.read_resources, processes=dict(target.pids))
     sampler.start()
 
@@ -135,91 +171,141 @@ def measure_target(config: Config, target: TargetUnderTest, profile_name: str, p
         sampler.origin_s = start_s
         sampler.processes[GENERATOR] = pid
 
-    plan = LoadPlan(target=target.name, url=target.url, profile_name=profile_name, profile=profile,
-                    settings=settings, workdir=work, generator_cpus=config.cpu.generator_cpus,
+    plan = LoadPlan(target=target.name, url=target.url, profile=context.profile, settings=settings,
+                    workdir=files.work, generator_cpus=config.cpu.generator_cpus,
                     processes=config.cpu.generator_processes)
-    interrupted = False
+    interrupted: str | None = None
+    outcome: LoadOutcome | None = None
     clock = time.monotonic()
-    outcome = None
     try:
-        outcome = run_load(plan, console=console, on_started=started)
-    except KeyboardInterrupt:
-        interrupted = True
+        outcome = run_load(plan, console=context.console, on_started=started)
+    except KeyboardInterrupt as error:
+        interrupted = interrupt_name(error)
     finally:
         sampler.stop()
         timings["load_s"] = time.monotonic() - clock
-    (work / "scenario.json").unlink(missing_ok=True)  # it holds the shoppers' passwords
-    clock = time.monotonic()
-    samples = read_samples(samples_dir)
-    write_parquet(samples, target_dir / "samples.parquet")
+    (files.work / "scenario.json").unlink(missing_ok=True)  # it holds the shoppers' passwords
+    samples = read_samples(files.samples)
+    write_parquet(samples, files.directory / "samples.parquet")
     if outcome is not None:
         start_s, end_s = outcome.start_s, outcome.end_s
     else:  # interrupted: the window is what was recorded
         start_s = float(samples["start_s"].min()) if len(samples) else time.time()
         end_s = float(samples["start_s"].max()) + 1e-6 if len(samples) else start_s
         sampler.origin_s = sampler.origin_s or start_s
-    window = Window.after_warmup(start_s, end_s, profile.warmup)
-    analysis = analyse(samples, window, min_requests=config.analysis.min_requests,
-                       max_error_rate=config.analysis.max_error_rate,
-                       users=planned_users(settings.stages, int(profile.duration) + 2))
-    timings["analysis_s"] = time.monotonic() - clock
-    write_atomic(target_dir / "timeseries.csv", analysis.timeseries.to_csv(index=False))
-    write_atomic(target_dir / "endpoints.csv", endpoints_csv(analysis.endpoints))
-    resources = sampler.frame()
-    write_atomic(target_dir / "resources.csv", resources.to_csv(index=False))
-    measured_from, measured_to = window.start_s - start_s, window.end_s - start_s
-    services = [s for s in summarise(resources, measured_from, measured_to) if s["name"] != GENERATOR]
-    generator = generator_info(resources, measured_from, measured_to, cpus=config.cpu.generator_cpus,
-                               processes=config.cpu.generator_processes,
-                               bound_pct=config.cpu.generator_bound_pct)
-    clock = time.monotonic()
-    if interrupted:
+    return LoadRecord(start_s=start_s, end_s=end_s, samples=samples, resources=sampler.frame(),
+                      resource_errors=list(sampler.errors), outcome=outcome, interrupted=interrupted)
+
+
+def analysis_phase(config: Config, profile: Profile, load: LoadRecord) -> Analysis:
+    """Warm-up cut and statistics of the load's samples (pure)."""
+    window = Window.after_warmup(load.start_s, load.end_s, profile.warmup)
+    return analyse(load.samples, window, min_requests=config.analysis.min_requests,
+                   max_error_rate=config.analysis.max_error_rate,
+                   users=planned_users(profile.stages, int(profile.duration) + 2))
+
+
+def write_target_files(files: TargetFiles, analysis: Analysis, load: LoadRecord) -> None:
+    """timeseries.csv, endpoints.csv and resources.csv of one target (atomically)."""
+    write_atomic(files.directory / "timeseries.csv", analysis.timeseries.to_csv(index=False))
+    write_atomic(files.directory / "endpoints.csv", endpoints_csv(analysis.endpoints))
+    write_atomic(files.directory / "resources.csv", load.resources.to_csv(index=False))
+
+
+def integrity_phase(context: RunContext, target: TargetUnderTest, seed: SeedResult,
+                    tracker: OrderTracker, load: LoadRecord) -> Integrity:
+    """Reconcile the acknowledged orders; "not checked" when interrupted or when there are none."""
+    config = context.config
+    orders = acknowledged_orders(load.samples)
+    if load.interrupted:
         tracker.finish(0.0)
-        integrity = _integrity_skipped("interrupted: integrity was not checked")
-    else:
-        sightings = tracker.finish(config.integrity.timeout)
-        integrity = check_integrity(
-            target.url, acknowledged_orders(samples), seed.credentials,
-            _login_admin(target.url, target.admin_username, target.admin_password), config.integrity,
-            conserved_total=seed.conserved_total, orders_before=orders_before, sightings=sightings,
-        )
+        return integrity_unchecked(len(orders), f"interrupted ({load.interrupted}) before the "
+                                                "acknowledged orders were reconciled")
+    sightings = tracker.finish(config.integrity.timeout)
+    if not orders:
+        return integrity_unchecked(0, "no orders were acknowledged")
+    orders_before = sum(int(v) for v in (seed.stats.get("orders") or {}).values())
+    return check_integrity(
+        target.url, orders, seed.credentials,
+        _login_admin(target.url, target.admin_username, target.admin_password), config.integrity,
+        conserved_total=seed.conserved_total, orders_before=orders_before, sightings=sightings,
+    )
+
+
+def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[str, float]) -> TargetResult:
+    """Seed, load, analyse and reconcile ``target``; write its files; return its result.
+
+    A signal during load turns into a partial result (invalid, integrity not checked, the
+    acknowledged orders counted from the samples), raised as ``RunInterrupted``.
+    """
+    config = context.config
+    files = TargetFiles.of(context.run_dir, target.name)
+    seed = seed_phase(context, target, timings)
+    tracker = OrderTracker(target.url, poll_interval_s=config.integrity.poll_interval).start()
+    settings = ScenarioSettings.from_config(config.scenario, seed, context.profile,
+                                            samples_dir=str(files.samples), order_socket=tracker.address)
+    load = load_phase(context, target, settings, files, timings)
+    clock = time.monotonic()
+    analysis = analysis_phase(config, context.profile, load)
+    timings["analysis_s"] = time.monotonic() - clock
+    write_target_files(files, analysis, load)
+    clock = time.monotonic()
+    integrity = integrity_phase(context, target, seed, tracker, load)
     timings["integrity_s"] = time.monotonic() - clock
-    valid = analysis.valid
+    shutil.rmtree(files.samples, ignore_errors=True)  # kept compressed in samples.parquet
+    result = assemble(config, context.profile, target, load, analysis, integrity)
+    if load.interrupted:
+        raise RunInterrupted(result, load.interrupted)
+    return result
+
+
+def validity(config: Config, profile: Profile, load: LoadRecord, analysis: Analysis,
+             integrity: Integrity) -> Validity:
+    """Whether the result means anything: the analysis' verdict, how load ended, orders placed."""
+    problems: list[str] = []
+    if load.interrupted:
+        problems.append(f"interrupted ({load.interrupted}): partial measurement")
+    outcome = load.outcome
     if outcome is not None:
-        early = start_s + profile.duration - outcome.end_s
-        problems = []
+        early = load.start_s + profile.duration - outcome.end_s
         if outcome.timed_out:
             problems.append(f"Locust did not stop by itself and was killed; see {outcome.log}")
         elif outcome.exit_code not in (0, None) or early > 2.0:
             problems.append(f"the load generator stopped {early:.0f}s early (exit code "
                             f"{outcome.exit_code}); see {outcome.log}")
-        if problems:
-            valid = {"ok": False, "reasons": [*problems, *valid["reasons"]]}
-    if interrupted:
-        valid = {"ok": False, "reasons": ["interrupted (Ctrl-C): partial measurement", *valid["reasons"]]}
-    shutil.rmtree(samples_dir, ignore_errors=True)  # kept compressed in samples.parquet
+    weights = ScenarioSettings.weights_of(config.scenario)
+    if not any(weights.values()):
+        problems.append("every task weight in [scenario] is 0: the shoppers did nothing")
+    elif weights["place_order"] > 0 and integrity["acknowledged"] == 0 and not load.interrupted:
+        problems.append("the scenario places orders (scenario.place_order > 0) but none was "
+                        "acknowledged: nothing was written, so integrity proves nothing")
+    reasons = [*problems, *analysis.valid["reasons"]]
+    return Validity(ok=not reasons, reasons=reasons)
+
+
+def assemble(config: Config, profile: Profile, target: TargetUnderTest, load: LoadRecord,
+             analysis: Analysis, integrity: Integrity) -> TargetResult:
+    """The ``TargetResult`` of one target from its phase records (pure: no I/O, no clock)."""
+    relative = Path(target.name)
+    window = analysis.window
+    measured_from, measured_to = window.start_s - load.start_s, window.end_s - load.start_s
+    resources = load.resources
+    cpu = config.cpu
     result = TargetResult(
         target=target.name, backend=target.backend, url=target.url, services=target.services,
-        cpu_budget={"target_cpus": config.cpu.target_cpus if target.backend != "external" else "",
-                    "generator_cpus": config.cpu.generator_cpus},
-        profile=profile_dict(profile_name, profile), started_at=_iso(start_s),
+        cpu_budget={"target_cpus": cpu.target_cpus if target.backend != "external" else "",
+                    "generator_cpus": cpu.generator_cpus},
+        profile=profile_dict(profile), started_at=_iso(load.start_s),
         duration_s=window.duration_s, summary=analysis.summary, endpoints=analysis.endpoints,
         timeseries=str(relative / "timeseries.csv"), endpoints_csv=str(relative / "endpoints.csv"),
         samples=str(relative / "samples.parquet"),
-        generator=generator, integrity=integrity, valid=valid,
+        generator=generator_info(resources, measured_from, measured_to, cpus=cpu.generator_cpus,
+                                 processes=cpu.generator_processes, bound_pct=cpu.generator_bound_pct),
+        integrity=integrity, valid=validity(config, profile, load, analysis, integrity),
     )
     if len(resources):
+        services = [s for s in summarise(resources, measured_from, measured_to) if s["name"] != GENERATOR]
         result["resources"] = {"csv": str(relative / "resources.csv"), "services": services}
-    if sampler.errors:
-        result["resources"] = {**result.get("resources", {}), "errors": sampler.errors}
-    if interrupted:
-        raise _Interrupted(result)
+    if load.resource_errors:
+        result["resources"] = {**result.get("resources", {}), "errors": load.resource_errors}
     return result
-
-
-class _Interrupted(KeyboardInterrupt):
-    """Ctrl-C during load, carrying the partial result measured so far."""
-
-    def __init__(self, result: TargetResult) -> None:
-        super().__init__()
-        self.result = result

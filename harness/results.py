@@ -1,7 +1,9 @@
 """results.json: the one file every report and gate reads.
 
 Format history (``schema``):
-- ``archbench/results@1`` (2026-11): first version.
+- ``archbench/results@1`` (2026-11): first version. Later additions, all optional so older
+  files still load: ``integrity.checked`` (false: "not checked", with ``found``/``lost``/
+  ``not_final`` null).
 
 A run directory looks like::
 
@@ -105,15 +107,29 @@ class TimeToFinal(TypedDict):
 
 
 class Integrity(TypedDict):
-    acknowledged: int
-    found: int
-    lost: int
+    """The reconciliation of acknowledged orders.
+
+    ``checked`` false (interrupted run, or no order acknowledged): nothing was reconciled,
+    so ``found``, ``lost`` and ``not_final`` are None ("unchecked", not 0), ``ok`` is false
+    and ``reasons`` says why ("not checked: ..."); ``acknowledged`` still counts what the
+    samples show. Files written before ``checked`` existed were always checked.
+    """
+
+    acknowledged: int  # orders acknowledged (201/202) according to the samples
+    found: int | None  # None: not checked
+    lost: int | None
     final: dict[str, int]  # status -> count among found orders ("confirmed", "rejected", "pending")
-    not_final: int  # found but still pending when the bounded wait ended
+    not_final: int | None  # found but still pending when the bounded wait ended
     time_to_final: TimeToFinal | None  # event-driven only
     stats: dict[str, Any]  # the target's GET /stats answer after load
     ok: bool
     reasons: list[str]
+    checked: NotRequired[bool]  # absent in older files: true
+
+
+def integrity_checked(integrity: Integrity) -> bool:
+    """Whether ``integrity`` reconciled anything (files without the key: yes)."""
+    return bool(integrity.get("checked", True))
 
 
 class Validity(TypedDict):

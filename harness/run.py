@@ -17,7 +17,7 @@ from pathlib import Path
 
 from harness.backends import deploy_settings
 from harness.backends._stale import owned_temp_directory
-from harness.backends.base import DeploySettings, Deployment
+from harness.backends.base import Deployment, DeploySettings
 from harness.config import Config, config_to_dict
 from harness.context import RunContext, link_latest
 from harness.errors import EXIT_FAILED, EXIT_OK, BenchError

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,8 @@ from harness.backends import choose_backend, deploy_settings
 from harness.backends._stale import owned_temp_directory
 from harness.backends.base import Deployment
 from harness.config import Config
+from harness.context import new_run_id
+from harness.contract import run_contract
 from harness.errors import BenchError
 from harness.registry import get_topology
 
@@ -41,25 +42,24 @@ class Verification:
         return sum(1 for check in self.checks if not check.ok)
 
 
-def new_run_id(prefix: str) -> str:
-    """A readable, sortable run id, e.g. ``up-20261125-193012``."""
-    return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
-
-
 @contextlib.contextmanager
 def start_target(
-    config: Config, target: str, backend_name: str, run_id: str | None = None
+    config: Config, target: str, backend_name: str, run_id: str | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[Deployment, str, str]]:
     """Start ``target``; yield (deployment, backend reason, token secret); tear down on exit.
 
+    ``announce`` gets one line saying what starts, before the (seconds-long) start-up.
     Work files live in a temporary directory removed afterwards.
     """
     topology = get_topology(target)
     backend, reason = choose_backend(backend_name, config)
+    if announce is not None:
+        announce(f"starting {target} on the {backend.name} backend ({reason}) ...")
     with owned_temp_directory("archbench-work-") as workdir:
         # Traversable (not listable) so an unprivileged PostgreSQL can live below it too.
         os.chmod(workdir, 0o711)
-        settings = deploy_settings(config, target, run_id or new_run_id("up"), workdir)
+        settings = deploy_settings(config, target, run_id or new_run_id(prefix="up"), workdir)
         with backend.up(topology, settings) as deployment:
             yield deployment, reason, settings.token_secret
 
@@ -69,10 +69,6 @@ def verify_url(
 ) -> Verification:
     """Run the contract checks against a running target at ``url`` (http://127.0.0.1:PORT)."""
     try:
-        from harness.contract import run_contract
-    except ImportError as error:
-        raise BenchError(f"contract checks unavailable: {error}") from None
-    try:
         checks = run_contract(url, admin_username, admin_password, token_secret=token_secret)
     except ValueError as error:  # e.g. a URL that is not on 127.0.0.1
         raise BenchError(str(error)) from None
@@ -80,14 +76,19 @@ def verify_url(
 
 
 def verify_targets(
-    config: Config, targets: Sequence[str], backend_name: str
+    config: Config, targets: Sequence[str], backend_name: str,
+    announce: Callable[[str], None] | None = None,
 ) -> list[Verification]:
-    """Start each target in turn, run the contract checks against it, tear it down."""
+    """Start each target in turn, run the contract checks against it, tear it down.
+
+    ``announce`` gets a line before each target starts (see ``start_target``).
+    """
     for target in targets:
         get_topology(target)  # fail on a bad name before starting anything
     results: list[Verification] = []
     for target in targets:
-        with start_target(config, target, backend_name, new_run_id("verify")) as (deployment, _, secret):
+        with start_target(config, target, backend_name, new_run_id(prefix="verify"),
+                          announce) as (deployment, _, secret):
             found = verify_url(deployment.url, deployment.admin_username,
                                deployment.admin_password, token_secret=secret)  # fmt: skip
         results.append(Verification(target=target, url=deployment.url, checks=found.checks))
@@ -130,10 +131,9 @@ def format_deployment(deployment: Deployment, reason: str) -> str:
     ]
     for instance in deployment.instances:
         lines.append(f"    {instance.name:<10} {instance.role:<7} {instance.url}")
-    log_dir = getattr(deployment, "log_dir", None)  # local backend: where each instance logs
-    if log_dir is not None:
-        lines.append(f"  logs:     {log_dir}")
-    startup = getattr(deployment, "startup_seconds", {}).get("total")
+    if deployment.log_dir is not None:  # local backend: where each instance logs
+        lines.append(f"  logs:     {deployment.log_dir}")
+    startup = deployment.startup_seconds.get("total")
     if startup is not None:
         lines.append(f"  healthy after {startup:.1f} s")
     return "\n".join(lines)

@@ -1,27 +1,19 @@
 """The ``bench`` command line: thin click commands over plain functions.
 
 Each sub-module defines commands on ``cli``; ``main`` turns ``BenchError`` into
-a message and an exit code (2: could not run) and SIGTERM into the same
-clean-up path as Ctrl-C.
+a message and an exit code (2: could not run) and SIGINT/SIGTERM into
+``harness.context.Interrupted`` (one clean-up path, naming the signal). Shared
+options live in ``harness.cli.options``.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
-from types import FrameType
 
 import click
 
+from harness.context import install_interrupt_handlers, interrupt_name
 from harness.errors import BenchError
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so every ``finally`` and context manager tears down."""
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -32,17 +24,21 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    install_interrupt_handlers()
     try:
         cli.main(args=argv, prog_name="bench", standalone_mode=False)
     except BenchError as error:
         click.secho(f"error: {error}", fg="red", err=True)
         sys.exit(error.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as abort:
+        # click turns a KeyboardInterrupt (our Interrupted too) into Abort "from" it
+        if isinstance(abort.__cause__, KeyboardInterrupt):
+            click.echo(f"interrupted ({interrupt_name(abort.__cause__)}): stopped and cleaned up", err=True)
+        else:
+            click.echo("aborted", err=True)
         sys.exit(130)
-    except KeyboardInterrupt:
-        click.echo("interrupted: stopped and cleaned up", err=True)
+    except KeyboardInterrupt as interrupt:
+        click.echo(f"interrupted ({interrupt_name(interrupt)}): stopped and cleaned up", err=True)
         sys.exit(130)
     except click.ClickException as error:
         error.show()

@@ -8,9 +8,18 @@ from pathlib import Path
 import click
 
 from harness.cli import cli
-from harness.cli.gate import BASELINE_OPTION, JUNIT_OPTION, THRESHOLD_OPTION
-from harness.config import BACKENDS, load_config
-from harness.run import run_benchmark, run_exit_code
+from harness.cli.options import (
+    ALLOW_INVALID_OPTION,
+    BACKEND_OPTION,
+    CONFIG_OPTION,
+    PROFILE_OPTION,
+    gate_options,
+)
+from harness.config import load_config
+from harness.context import RunRequest, create_context, install_interrupt_handlers
+from harness.gate.thresholds import parse_thresholds
+from harness.results import load_results
+from harness.run import run_benchmark, run_exit_code, run_verdict
 from harness.units import parse_duration
 
 
@@ -25,10 +34,8 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 @cli.command("run")
 @click.argument("targets", nargs=-1)
-@click.option("--profile", default=None, envvar="BENCH_PROFILE",
-              help="Load profile from bench.toml (default: run.profile).  [env: BENCH_PROFILE]")
-@click.option("--backend", type=click.Choice(BACKENDS), default=None, envvar="BENCH_BACKEND",
-              help="How targets start (default: run.backend).  [env: BENCH_BACKEND]")
+@PROFILE_OPTION
+@BACKEND_OPTION
 @click.option("--users", type=click.IntRange(min=1), default=None, envvar="BENCH_USERS",
               help="Users in every stage of the profile.  [env: BENCH_USERS]")
 @click.option("--duration", default=None, callback=_duration, envvar="BENCH_DURATION",
@@ -48,25 +55,30 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
               help="Admin password of the --url service.  [env: BENCH_ADMIN_PASSWORD]")
 @click.option("--gate/--no-gate", default=False, envvar="BENCH_GATE",
               help="Evaluate the [gate] of bench.toml afterwards; exit 1 if it fails.  [env: BENCH_GATE]")
-@THRESHOLD_OPTION
-@BASELINE_OPTION
-@JUNIT_OPTION
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              envvar="BENCH_CONFIG", help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]")
+@gate_options
+@ALLOW_INVALID_OPTION
+@CONFIG_OPTION
 def run_command(targets: tuple[str, ...], profile: str | None, backend: str | None, users: int | None,
                 duration: float | None, out: str | None, url: str | None, name: str | None,
                 pid: int | None, admin_user: str | None, admin_password: str | None, gate: bool,
                 thresholds: tuple[str, ...], baseline: str | None, junit: Path | None,
-                config_path: str | None) -> None:
-    """Start each TARGET (default: run.targets), seed it, load it, measure it, check its orders."""
+                allow_invalid: bool, config_path: str | None) -> None:
+    """Start each TARGET (default: run.targets), seed it, load it, measure it, check its orders.
+
+    Exit 0: every target valid and its orders kept; 1: a target INVALID (reasons printed
+    last; --allow-invalid accepts it), an integrity failure, or a failed gate.
+    """
+    install_interrupt_handlers()  # even when started with SIGINT ignored (`cmd &` in a script)
     config = load_config(config_path, overrides={
         "run.profile": profile, "run.backend": backend, "run.out": out,
         "gate.thresholds": list(thresholds) or None, "gate.baseline": baseline,
     })
-    run_dir = run_benchmark(
-        config, list(targets), backend_name=config.run.backend, profile=config.run.profile,
-        users=users, duration=duration, out=config.run.out, url=url, name=name, pid=pid, gate=gate,
-        admin_user=admin_user, admin_password=admin_password,
-    )
+    if gate:  # a bad threshold should fail now, not after minutes of load
+        parse_thresholds(config.gate.thresholds)
+    request = RunRequest(targets=targets, users=users, duration=duration, url=url, name=name, pid=pid,
+                         admin_user=admin_user, admin_password=admin_password)
+    run_dir = run_benchmark(create_context(config, request))
     click.echo(str(run_dir))
-    sys.exit(run_exit_code(run_dir, config, gate, junit=junit))
+    for reason in run_verdict(load_results(run_dir)).reasons(allow_invalid):
+        click.secho(reason, fg="yellow", err=True)
+    sys.exit(run_exit_code(run_dir, config, gate, junit=junit, allow_invalid=allow_invalid))

@@ -8,17 +8,17 @@ import click
 from rich.console import Console
 
 from harness.cli import cli
-from harness.config import BACKENDS, load_config
+from harness.cli.options import BACKEND_OPTION, CONFIG_OPTION
+from harness.config import load_config
+from harness.context import install_interrupt_handlers
 from harness.errors import EXIT_FAILED, BenchError
 from harness.verify import format_summary, render_checks, verify_targets, verify_url
 
 
 @cli.command("verify")
 @click.argument("targets", nargs=-1)
-@click.option("--backend", type=click.Choice(BACKENDS), default=None, envvar="BENCH_BACKEND",
-              help="Backend (default: run.backend of the config).  [env: BENCH_BACKEND]")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              envvar="BENCH_CONFIG", help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]")
+@BACKEND_OPTION
+@CONFIG_OPTION
 @click.option("--url", default=None, envvar="BENCH_URL",
               help="Check a running server at http://127.0.0.1:PORT instead of starting targets.")
 @click.option("--admin-user", default="admin", show_default=True, envvar="BENCH_ADMIN_USER")
@@ -35,6 +35,7 @@ def verify_command(
     token_secret: str | None,
 ) -> None:
     """Start each TARGET (default: run.targets) and run the contract checks; exit 1 on a failure."""
+    install_interrupt_handlers()  # even when started with SIGINT ignored (`cmd &` in a script)
     if url is not None:
         if targets:
             raise BenchError("give either TARGET names or --url, not both")
@@ -43,7 +44,8 @@ def verify_command(
         results = [verify_url(url, admin_user, admin_password, token_secret=token_secret)]
     else:
         config = load_config(config_path, overrides={"run.backend": backend})
-        results = verify_targets(config, targets or config.run.targets, config.run.backend)
+        results = verify_targets(config, targets or config.run.targets, config.run.backend,
+                                 announce=lambda line: click.echo(line, err=True))
     Console().print(render_checks(results))
     click.echo(format_summary(results))
     if not all(result.ok for result in results):

@@ -65,18 +65,17 @@ def test_bring_your_own_target_by_url_with_pid_sampling(tmp_path: Path) -> None:
 
     from harness.backends import deploy_settings, get_backend
     from harness.config import load_config
+    from harness.context import RunRequest, create_context
     from harness.registry import get_topology
     from harness.run import run_benchmark, run_exit_code
 
-    config = load_config()
+    config = load_config(overrides={"run.profile": "smoke", "run.out": str(tmp_path / "reports")})
     settings = deploy_settings(config, "monolith", "byo", tmp_path / "deploy")
     with get_backend("local", config).up(get_topology("monolith"), settings) as deployment:
         pid = deployment.pids("app")[0]  # type: ignore[attr-defined]
-        run_dir = run_benchmark(
-            config, (), profile="smoke", duration=6.0, out=tmp_path / "reports", url=deployment.url + "/",
-            name="mine", pid=pid, admin_user=deployment.admin_username,
-            admin_password=deployment.admin_password, console=Console(file=io.StringIO()),
-        )
+        request = RunRequest(duration=6.0, url=deployment.url + "/", name="mine", pid=pid,
+                             admin_user=deployment.admin_username, admin_password=deployment.admin_password)
+        run_dir = run_benchmark(create_context(config, request, Console(file=io.StringIO())))
     results = load_results(run_dir)
     assert schema_problems(results) == []
     target = results["targets"]["mine"]
@@ -120,3 +119,62 @@ def test_ctrl_c_stops_load_tears_down_and_keeps_the_partial_result(tmp_path: Pat
     assert schema_problems(results) == []
     survivors = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert survivors == [], [c.cmdline() for c in survivors]
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what `cmd &` in a non-interactive shell does
+
+
+def test_sigint_stops_bench_run_even_when_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """Issue 11 item 8: `bench run` installs its own SIGINT handler (fast: nothing answers the URL)."""
+    import signal
+    import socket
+    import time
+
+    with socket.socket() as sock:  # a port nothing listens on: bench run waits for /health
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen(
+        [*BENCH, "run", "--url", f"http://127.0.0.1:{port}", "--admin-user", "a", "--admin-password", "b",
+         "--out", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ignore_sigint,  # noqa: PLW1509
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "latest").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr[-3000:]
+    assert time.monotonic() - sent < 10  # not after the 60 s health timeout
+    assert "interrupted (SIGINT)" in stderr
+
+
+def test_sigterm_during_load_is_named_and_acknowledged_orders_are_counted(tmp_path: Path) -> None:
+    """Issue 11 item 4: a partial result counts the orders the samples show and names the signal."""
+    import signal
+    import time
+
+    out = tmp_path / "reports"
+    process = subprocess.Popen(
+        [*BENCH, "run", "monolith", "--profile", "smoke", "--backend", "local", "--duration", "60s",
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_ignore_sigint,  # noqa: PLW1509
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(out.glob(live_samples_pattern("monolith"))):
+        time.sleep(0.5)
+        assert process.poll() is None, process.communicate()
+    time.sleep(6)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr[-3000:]
+    target = load_results(out / "latest")["targets"]["monolith"]
+    assert target["valid"]["reasons"][0] == "interrupted (SIGTERM): partial measurement"
+    integrity = target["integrity"]
+    assert integrity["checked"] is False and integrity["lost"] is None
+    assert integrity["acknowledged"] > 0, integrity
+    assert "not checked: interrupted (SIGTERM)" in integrity["reasons"][0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from harness.analysis import Window, analyse
 from harness.config import load_config
 from harness.errors import BenchError
 from harness.integrity import Sighting, time_to_final
-from harness.measure import endpoints_csv, profile_dict
-from harness.resources import generator_info, summarise
+from harness.load import LoadOutcome
+from harness.measure import LoadRecord, TargetUnderTest, assemble, endpoints_csv
 from harness.results import (
     SCHEMA,
     Integrity,
@@ -56,7 +57,9 @@ def test_merged_samples_are_time_ordered_and_survive_parquet(tmp_path: Path) -> 
 
 
 def _target_result(tmp_path: Path) -> TargetResult:
+    """What the runner's pure ``assemble`` step builds from the phase records."""
     config = load_config()
+    config = dataclasses.replace(config, cpu=dataclasses.replace(config.cpu, generator_bound_pct=45.0))
     profile = config.profile("smoke")
     samples = _samples(tmp_path)
     window = Window.after_warmup(T0, T0 + 5.0, warmup_s=2.0)
@@ -69,19 +72,16 @@ def _target_result(tmp_path: Path) -> TargetResult:
     integrity = Integrity(
         acknowledged=1, found=1, lost=0, final={"confirmed": 1}, not_final=0,
         time_to_final=time_to_final([Sighting(ack_s=T0 + 3.0125, final_s=T0 + 3.0625, gap_s=0.01)]),
-        stats={"orders": {"confirmed": 1}}, ok=True, reasons=[],
+        stats={"orders": {"confirmed": 1}}, ok=True, reasons=[], checked=True,
     )
-    return TargetResult(
-        target="event-driven", backend="local", url="http://127.0.0.1:1", services=[
-            {"name": "api", "role": "service", "cpus": 1.0, "memory_mb": 256, "workers": 1}],
-        cpu_budget={"target_cpus": "1", "generator_cpus": "0"}, profile=profile_dict("smoke", profile),
-        started_at="2027-01-15T08:00:00+00:00", duration_s=window.duration_s,
-        summary=analysis.summary, endpoints=analysis.endpoints, timeseries="event-driven/timeseries.csv",
-        endpoints_csv="event-driven/endpoints.csv", samples="event-driven/samples.parquet",
-        resources={"csv": "event-driven/resources.csv", "services": summarise(resources, 2.0, 5.0)},
-        generator=generator_info(resources, 2.0, 5.0, cpus="0", processes=1, bound_pct=45.0),
-        integrity=integrity, valid=analysis.valid, timings={"load_s": 5.0},
-    )
+    target = TargetUnderTest(name="event-driven", backend="local", url="http://127.0.0.1:1", admin_username="a",
+                             admin_password="p", services=[
+        {"name": "api", "role": "service", "cpus": 1.0, "memory_mb": 256, "workers": 1}])
+    outcome = LoadOutcome(start_s=T0, end_s=T0 + 5.0, exit_code=0, log=tmp_path / "locust.log", timed_out=False)
+    load = LoadRecord(start_s=T0, end_s=T0 + 5.0, samples=samples, resources=resources, outcome=outcome)
+    result = assemble(config, profile, target, load, analysis, integrity)
+    result["timings"] = {"load_s": 5.0}
+    return result
 
 
 def test_a_runner_built_result_round_trips_and_conforms(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 
@@ -51,6 +52,7 @@ class FakeDeployment:
     admin_password: str = "s3cret"
     startup_seconds: dict[str, float] | None = None
     instances: list[Instance] | None = None
+    log_dir: Path | None = None
 
 
 def test_deployment_lines_name_url_credentials_and_instances() -> None:

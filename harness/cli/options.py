@@ -1,0 +1,72 @@
+"""Command options shared by several ``bench`` commands, defined once (asv's ``common_args``).
+
+Each builder is a click decorator; every option that overrides config has its ``BENCH_*``
+environment variable. Commands stack the builders instead of redefining ``--config``,
+``--backend``, ``--profile`` or the gate's options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from harness.config import BACKENDS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ThresholdType(click.ParamType):
+    """A threshold expression; in ``BENCH_THRESHOLDS`` several are separated by ``;``."""
+
+    name = "EXPR"
+    envvar_list_splitter = ";"
+
+    def split_envvar_value(self, rv: str) -> list[str]:
+        return [part.strip() for part in (rv or "").split(";") if part.strip()]
+
+
+CONFIG_OPTION = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="BENCH_CONFIG",
+    help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]",
+)
+BACKEND_OPTION = click.option(
+    "--backend", type=click.Choice(BACKENDS), default=None, envvar="BENCH_BACKEND",
+    help="How targets start (default: run.backend of the config).  [env: BENCH_BACKEND]",
+)
+PROFILE_OPTION = click.option(
+    "--profile", default=None, envvar="BENCH_PROFILE",
+    help="Load profile from bench.toml (default: run.profile).  [env: BENCH_PROFILE]",
+)
+RUN_DIR_ARGUMENT = click.argument(
+    "run_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("reports/latest"),
+    envvar="BENCH_RUN_DIR",
+)
+THRESHOLD_OPTION = click.option(
+    "--threshold", "thresholds", type=ThresholdType(), multiple=True, envvar="BENCH_THRESHOLDS",
+    help="A threshold like 'p95 < 200ms' or 'monolith: error_rate < 1%' (repeatable; replaces "
+         "[gate] thresholds).  [env: BENCH_THRESHOLDS, ';'-separated]",
+)
+BASELINE_OPTION = click.option(
+    "--baseline", type=str, default=None, envvar="BENCH_BASELINE",
+    help="Baseline file, or a name saved with `bench baseline save` (default: gate.baseline; "
+         "none: no regression check).  [env: BENCH_BASELINE]",
+)
+JUNIT_OPTION = click.option(
+    "--junit", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="BENCH_JUNIT",
+    help="Write JUnit XML (one testcase per check) here.  [env: BENCH_JUNIT]",
+)
+ALLOW_INVALID_OPTION = click.option(
+    "--allow-invalid/--no-allow-invalid", default=False, envvar="BENCH_ALLOW_INVALID",
+    help="Exit 0 even when a target's result is INVALID (integrity failures still exit 1).  "
+         "[env: BENCH_ALLOW_INVALID]",
+)
+
+
+def gate_options(function: F) -> F:
+    """``--threshold``, ``--baseline`` and ``--junit``: the gate's options, for ``gate`` and ``run --gate``."""
+    for option in (JUNIT_OPTION, BASELINE_OPTION, THRESHOLD_OPTION):
+        function = option(function)
+    return function
