@@ -1,4 +1,4 @@
-"""Microservices: gateway in front of users, catalog and orders, each with its own database."""
+"""Microservices: gateway in front of users, catalog and orders, each with its own database server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from harness.topology import InfraSpec, ServiceSpec, Topology
 
 TOPOLOGY = Topology(
     target="microservices",
-    description="gateway + users + catalog + orders, a database each; orders reserves stock "
+    description="gateway + users + catalog + orders, a PostgreSQL server each; orders reserves stock "
     "through catalog over HTTP and compensates on failure",
     services=(
         ServiceSpec(
@@ -45,9 +45,11 @@ TOPOLOGY = Topology(
         ),
     ),
     entry="gateway",
-    infra=(
-        InfraSpec(
-            kind="postgres", databases=("users", "catalog", "orders"), cpus=1.0, memory_mb=1024
-        ),
+    # One PostgreSQL server per service, as the architecture prescribes: killing one
+    # database takes down only the service that owns it (and what depends on it).
+    infra=tuple(
+        InfraSpec(kind="postgres", instance=f"{name}-db", databases=(name,), cpus=0.5,
+                  memory_mb=512)
+        for name in ("users", "catalog", "orders")
     ),
 )

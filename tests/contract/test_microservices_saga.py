@@ -4,7 +4,8 @@
 - orders compensates: when storing the order fails (a real database fault,
   induced with a constraint the insert violates), the reservation is released;
 - internal endpoints refuse callers without the internal secret;
-- the gateway answers 503 ``unavailable`` (never a 500) while a service is down.
+- the gateway answers 503 ``unavailable`` (never a 500) while a service is down;
+- each service has its own PostgreSQL server: one database outage stays local.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Microservices:
     orders: str
 
     def database_url(self, name: str) -> str:
-        port = self.deployment.service_urls["postgres"].rsplit(":", 1)[1]
+        port = self.deployment.service_urls[f"{name}-db"].rsplit(":", 1)[1]  # a server each
         return f"postgresql://bench:{self.settings.db_password}@127.0.0.1:{port}/{name}"
 
     @property
@@ -284,6 +285,28 @@ async def test_gateway_answers_unavailable_while_a_service_is_down(
     )  # fmt: skip
     assert status == 201, body
     assert await stock_of(http, ms, product) == 0
+
+
+async def test_a_database_outage_takes_down_only_the_service_that_owns_it(
+    ms: Microservices, http: aiohttp.ClientSession
+) -> None:
+    """A PostgreSQL server per service: killing catalog's leaves accounts working."""
+    assert len({ms.deployment.service_urls[f"{name}-db"]
+                for name in ("users", "catalog", "orders")}) == 3  # fmt: skip
+    ms.deployment.kill_service("catalog-db")
+    try:
+        status, answer = await call(http, "GET", f"{ms.gateway}/products")
+        assert status == 503, answer
+        user = await token(http, ms)  # users-db is untouched: register + login still work
+        assert user
+    finally:
+        ms.deployment.start_service("catalog-db")
+    for _ in range(50):  # the catalog's pool reconnects on its next request
+        status, answer = await call(http, "GET", f"{ms.gateway}/products")
+        if status == 200:
+            break
+        await asyncio.sleep(0.2)
+    assert status == 200, answer
 
 
 async def reservation_status(ms: Microservices, order_id: str) -> str | None:
