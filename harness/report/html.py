@@ -15,8 +15,16 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from harness.report import plots
-from harness.report.model import ReportData, fmt, headline, usd, warnings_for
+from harness.report import firstscreen, plots
+from harness.report.model import (
+    ReportData,
+    fmt,
+    headline,
+    no_target_reason,
+    not_measured,
+    usd,
+    warnings_for,
+)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -31,9 +39,20 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(fmt=fmt, usd=usd, price=price, host_value=host_value, claim_range=claim_range, claim_value=claim_value,
-                       verdict_class=verdict_class, resource_of=resource_of)
+    env.globals.update(fmt=_defined(fmt), usd=_defined(usd), price=_defined(price), host_value=host_value,
+                       claim_range=claim_range, claim_value=claim_value, verdict_class=verdict_class,
+                       resource_of=resource_of, format_time=_defined(firstscreen.format_time),
+                       format_cpus=_defined(firstscreen.format_cpus),
+                       format_profile=_defined(firstscreen.format_profile))
     return env
+
+
+def _defined(function: Any) -> Any:
+    """``function`` with jinja's Undefined (a key absent from results) passed as None: shown as "–"."""
+    def call(value: Any, *args: Any) -> Any:
+        return function(None if isinstance(value, jinja2.Undefined) else value, *args)
+    call.__doc__ = function.__doc__
+    return call
 
 
 def price(value: float | None) -> str:
@@ -96,7 +115,7 @@ def figures(data: ReportData) -> dict[str, Any]:
     warmup = {name: float((t.get("profile") or {}).get("warmup_s") or 0.0) for name, t in data.targets.items()}
     time_to_final = _time_to_final(data)
     return {
-        "throughput": Markup(plots.throughput_svg(data.timeseries, warmup)),
+        "throughput": Markup(plots.throughput_svg(data.timeseries, warmup, _users(data))),
         "latency": Markup(plots.latency_over_time_svg(data.timeseries, warmup)),
         "distribution": Markup(plots.distribution_svg(data.latencies)),
         "resources": {
@@ -104,6 +123,30 @@ def figures(data: ReportData) -> dict[str, Any]:
             for index, name in enumerate(data.targets)
         },
         "time_to_final": Markup(plots.time_to_final_svg(time_to_final)) if time_to_final else "",
+    }
+
+
+def _users(data: ReportData) -> dict[str, pd.DataFrame]:
+    """Users per second of every target's time series (recorded, else planned from the profile)."""
+    users = {}
+    for name, frame in data.timeseries.items():
+        if frame.empty or "t_s" not in frame:
+            continue
+        recorded = frame["users"].tolist() if "users" in frame else None
+        values = firstscreen.users_over_time(data.targets[name], frame["t_s"].tolist(), recorded)
+        users[name] = pd.DataFrame({"t_s": frame["t_s"], "users": values})
+    return users
+
+
+def first_screen(data: ReportData) -> dict[str, Any]:
+    """What the first screen shows: load context, bottlenecks, ranking, order latency, gate."""
+    return {
+        "context": firstscreen.load_context(data.targets, data.config),
+        "bottlenecks": {name: firstscreen.bottleneck(t) for name, t in data.targets.items()},
+        "ranking": firstscreen.ranking(data.targets),
+        "orders": firstscreen.order_latency(data.targets),
+        "gate": firstscreen.gate_summary(data.gate),
+        "no_target": no_target_reason(data.results) if not data.targets else "",
     }
 
 
@@ -119,6 +162,10 @@ def render_html(data: ReportData) -> str:
     """The full index.html text for one run."""
     warnings = warnings_for(data.results, data.targets, data.missing)
     costs = [t["cost"] for t in data.targets.values() if t.get("cost")]
+    prices = data.config.prices
+    inputs = {"vcpu_hour_usd": prices.vcpu_hour, "gb_hour_usd": prices.gb_hour, "source": prices.source,
+              "date": prices.date, "hours_per_month": prices.hours_per_month,
+              "assumption": "replicas scale the whole measured stack linearly, database included"}
     template = environment().get_template("index.html.j2")
     return template.render(
         results=data.results,
@@ -133,5 +180,9 @@ def render_html(data: ReportData) -> str:
         ordering=data.ordering,
         figures=figures(data),
         time_to_final=_time_to_final(data),
-        first_cost=costs[0] if costs else {"inputs": {}, "scaling": []},
+        first_cost=costs[0] if costs else {"inputs": inputs, "scaling": []},
+        first=first_screen(data),
+        absent={name: not_measured(t) for name, t in data.targets.items()},
+        run_started=firstscreen.format_time(data.results.get("started_at")),
+        run_finished=firstscreen.format_time(data.results.get("finished_at")) if data.results.get("finished_at") else "",
     )

@@ -1,21 +1,38 @@
 """summary.md: the headline table and the verdicts in GitHub-flavoured Markdown.
 
-Strings from results or configuration are escaped for Markdown tables (``|``) and
-for the HTML that GitHub renders inside Markdown (``<``, ``>``, ``&``).
+Markdown is not HTML: plain text such as ``93.5% >= 90%`` or ``a < b`` is written as
+is. Only what GitHub would read as markup is neutralised: pipes and newlines (they
+break a table), backticks, and text holding an HTML tag or an entity (``<script>``,
+``&amp;``), which is HTML-escaped so it shows literally.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
-from harness.report.model import ReportData, fmt, headline, usd, warnings_for
+from harness.report import firstscreen
+from harness.report.model import (
+    ReportData,
+    fmt,
+    headline,
+    no_target_reason,
+    not_measured,
+    usd,
+    warnings_for,
+)
+
+_MARKUP = re.compile(r"<[A-Za-z/!?]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
 
 
 def escape_md(value: Any) -> str:
-    """Text safe inside a Markdown table cell: HTML-escaped, pipes and newlines neutralised."""
-    text = html.escape(str(value), quote=False)
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "\\`")
+    """Text safe inside a Markdown table cell: pipes, newlines and backticks neutralised; text
+    that GitHub would render as HTML (a tag or an entity) HTML-escaped, other text left as is."""
+    text = str(value)
+    if _MARKUP.search(text):
+        text = html.escape(text, quote=False)
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").replace("`", "\\`")
 
 
 def table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> list[str]:
@@ -40,7 +57,14 @@ def _claims_value(claim: dict[str, Any], value: Any) -> str:
 def render_markdown(data: ReportData) -> str:
     """The summary.md text for one run."""
     results = data.results
-    lines = [f"# archbench: run {escape_md(results.get('run_id', '?'))}", ""]
+    lines = [f"# archbench: run {escape_md(results.get('run_id', '?'))}", "",
+             f"**Load:** {escape_md(firstscreen.load_context(data.targets, data.config))}", ""]
+    if not data.targets:
+        lines += [f"**Not measured:** {escape_md(no_target_reason(results))}", ""]
+    lines += [f"- **{escape_md(name)}**: {escape_md(firstscreen.bottleneck(target)['text'])}"
+              for name, target in data.targets.items()]
+    if data.targets:
+        lines.append("")
     warnings = warnings_for(results, data.targets, data.missing)
     if warnings:
         lines += [f"> [!WARNING]\n> **{len(warnings)} warning(s)**"]
@@ -59,7 +83,8 @@ def render_markdown(data: ReportData) -> str:
     if ordering.get("holds") is not None:
         measured = " < ".join(f"{escape_md(n)} {fmt(ordering['measured_rps'][n], 1)}" for n in ordering["measured_order"])
         verdict = "holds" if ordering["holds"] else "does NOT hold"
-        lines += ["", (f"**Article's RPS ordering** ({escape_md(' < '.join(ordering['claimed_order']))}): "
+        claimed = " < ".join(escape_md(n) for n in ordering["claimed_order"])
+        lines += ["", (f"**Article's RPS ordering** ({claimed}): "
                   f"{verdict}; measured {measured} req/s.")]
     claim_rows = [
         [name, f"{c['label']} ({c['unit']})",
@@ -72,15 +97,23 @@ def render_markdown(data: ReportData) -> str:
         lines += table(["target", "claim", "claimed", "measured", "verdict", "CPU budget"], claim_rows)
         lines += ["", (f"Source: {escape_md(data.config.claims.source)}; response time as "
                       f"{escape_md(data.config.claims.latency_metric)}.")]
-    cost_rows = [
-        [name, usd(t["cost"]["provisioned"]["hourly_usd"]), usd(t["cost"]["provisioned"]["monthly_usd"]),
-         usd(t["cost"]["provisioned"]["per_million_usd"])]
-        for name, t in data.targets.items() if t.get("cost")
-    ]
-    if cost_rows:
-        inputs = next(iter(data.targets.values()))["cost"]["inputs"]
-        lines += ["", "## Cost (provisioned)", ""]
-        lines += table(["target", "$/hour", "$/month", "$/M req"], cost_rows, numeric={1, 2, 3})
-        lines += ["", (f"Prices: ${inputs['vcpu_hour_usd']:g}/vCPU-hour, ${inputs['gb_hour_usd']:g}/GB-hour "
-                      f"({escape_md(inputs['source'])}, {escape_md(inputs['date'])}).")]
+    lines += _cost_lines(data)
     return "\n".join(lines) + "\n"
+
+
+def _cost_lines(data: ReportData) -> list[str]:
+    """The provisioned-cost table (a "not measured" row where a target has no cost) and its prices."""
+    rows = []
+    for name, target in data.targets.items():
+        provisioned = (target.get("cost") or {}).get("provisioned")
+        if provisioned:
+            rows.append([name, usd(provisioned.get("hourly_usd")), usd(provisioned.get("monthly_usd")),
+                         usd(provisioned.get("per_million_usd"))])
+        else:
+            rows.append([name, not_measured(target).get("cost", "not measured"), "–", "–"])
+    if not rows:
+        return []
+    prices = data.config.prices
+    return ["", "## Cost (provisioned)", "", *table(["target", "$/hour", "$/month", "$/M req"], rows, numeric={1, 2, 3}),
+            "", (f"Prices: ${prices.vcpu_hour:g}/vCPU-hour, ${prices.gb_hour:g}/GB-hour "
+                 f"({escape_md(prices.source)}, {escape_md(prices.date)}).")]

@@ -11,6 +11,7 @@ time-series ``t_s`` counts seconds since load start.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,13 +20,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.config import Config, parse_config
 from harness.errors import BenchError
 from harness.pricing.claims import check_claims, check_ordering
 from harness.pricing.cost import cost_for_target
+from harness.report.firstscreen import format_cpus
 from harness.results import Results, TargetResult
+
+GATE_FILE = "gate.json"
 
 
 @dataclass
@@ -41,6 +46,7 @@ class ReportData:
     latencies: dict[str, np.ndarray] = field(default_factory=dict)  # measured-window latency_ms
     missing: list[str] = field(default_factory=list)  # files results.json names but that are absent
     ordering: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] | None = None  # gate.json of the run directory (``bench gate``), when present
 
 
 def resolve_config(results: Results) -> tuple[Config, str]:
@@ -52,16 +58,66 @@ def resolve_config(results: Results) -> tuple[Config, str]:
 
 
 def complete_targets(results: Results, config: Config) -> dict[str, TargetResult]:
-    """Targets with ``cost`` and ``claims`` present (recomputed when results.json lacks them)."""
+    """Targets with ``cost`` and ``claims`` present (recomputed when results.json lacks them).
+
+    A target that cannot be costed (an interrupted run without services or summary) keeps
+    no ``cost``; ``not_measured`` says why. Never raises for a partial target.
+    """
     completed: dict[str, TargetResult] = {}
-    for name, target in results["targets"].items():
+    for name, target in (results.get("targets") or {}).items():
         target = dict(target)  # type: ignore[assignment]
         if not target.get("cost"):
-            target["cost"] = cost_for_target(target, config)
+            try:
+                target["cost"] = cost_for_target(target, config)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError, BenchError):
+                target.pop("cost", None)
         if "claims" not in target:
-            target["claims"] = check_claims(target, config)
+            try:
+                target["claims"] = check_claims(target, config)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError, BenchError):
+                target["claims"] = []
         completed[name] = target
     return completed
+
+
+def interruption(target: TargetResult) -> str:
+    """The recorded reason a target's measurement was cut short, or ""."""
+    reasons = (target.get("valid") or {}).get("reasons") or []
+    return next((str(r) for r in reasons if "interrupted" in str(r).lower()), "")
+
+
+def not_measured(target: TargetResult) -> dict[str, str]:
+    """Why a section of ``target`` has no data: section -> "not measured: <why>" (absent: has data)."""
+    cut = interruption(target)
+    why = f" ({cut})" if cut else ""
+    absent: dict[str, str] = {}
+    if not target.get("summary") or not (target.get("summary") or {}).get("requests"):
+        absent["summary"] = f"not measured: no request in the measured window{why}"
+    if not target.get("endpoints"):
+        absent["endpoints"] = f"not measured: no endpoint statistics recorded{why}"
+    resources = target.get("resources") or {}
+    if not resources.get("services"):
+        errors = "; ".join(str(e) for e in (resources.get("errors") or [])[:2])
+        absent["resources"] = f"not measured: no resource readings{why}" + (f": {errors}" if errors else "")
+    integrity = target.get("integrity") or {}
+    if not integrity:
+        absent["integrity"] = f"not measured: no integrity check recorded{why}"
+    elif not integrity.get("ok", True) and not integrity.get("acknowledged") and integrity.get("reasons"):
+        absent["integrity"] = f"not measured: {'; '.join(str(r) for r in integrity['reasons'])}"
+    if not target.get("cost"):
+        absent["cost"] = f"not measured: cost needs the target's services and measured throughput{why}"
+    if not target.get("claims"):
+        absent["claims"] = f"not measured: no claim configured for this target or no throughput{why}"
+    return absent
+
+
+def no_target_reason(results: Results) -> str:
+    """Why a run has no target result (for reports of a run with zero targets)."""
+    if not results.get("finished_at"):
+        return ("no target finished: the run was interrupted or killed before the first target's result "
+                "was recorded; see the run's log (the console output of `bench run`)")
+    return ("no target finished: the run stopped before any target produced a result (e.g. a target "
+            "failed to start); see the run's log (the console output of `bench run`) for the reason")
 
 
 def warnings_for(results: Results, targets: dict[str, TargetResult], missing: list[str]) -> list[dict[str, str]]:
@@ -69,6 +125,8 @@ def warnings_for(results: Results, targets: dict[str, TargetResult], missing: li
     found: list[dict[str, str]] = []
     if not results.get("finished_at"):
         found.append({"level": "error", "target": "run", "text": "the run did not finish; results are partial"})
+    if not targets:
+        found.append({"level": "error", "target": "run", "text": no_target_reason(results)})
     for name, target in targets.items():
         valid = target.get("valid") or {"ok": True, "reasons": []}
         if not valid.get("ok", True):
@@ -135,7 +193,11 @@ def _read_latencies(run_dir: Path, target: TargetResult, missing: list[str]) -> 
     if not path.is_file():
         missing.append(relative)
         return np.empty(0)
-    table = pq.read_table(path, columns=["start_s", "latency_ms"])
+    try:
+        table = pq.read_table(path, columns=["start_s", "latency_ms"])
+    except (OSError, ValueError, KeyError, pa.ArrowException):  # cut short by a kill, or not a parquet file
+        missing.append(f"{relative} (unreadable)")
+        return np.empty(0)
     start = table.column("start_s").to_numpy()
     latency = table.column("latency_ms").to_numpy()
     span = window(target)
@@ -155,8 +217,22 @@ def collect(results: Results, run_dir: Path) -> ReportData:
         data.timeseries[name] = _read_csv(run_dir, target.get("timeseries"), data.missing)
         data.resources[name] = _read_csv(run_dir, (target.get("resources") or {}).get("csv"), data.missing)
         data.latencies[name] = _read_latencies(run_dir, target, data.missing)
-    data.ordering = check_ordering(targets, config)
+    try:
+        data.ordering = check_ordering(targets, config)
+    except (KeyError, TypeError, ValueError):
+        data.ordering = {}
+    data.gate = read_gate(run_dir)
     return data
+
+
+def read_gate(run_dir: Path) -> dict[str, Any] | None:
+    """``run_dir/gate.json`` (written by ``bench gate``) as a dict; None when absent or unreadable."""
+    path = run_dir / GATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def fmt(value: Any, digits: int = 1, unit: str = "") -> str:
@@ -184,7 +260,7 @@ def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
     """One row of display strings per target for the headline table."""
     rows = []
     for name, target in targets.items():
-        summary = target["summary"]
+        summary = target.get("summary") or {}
         integrity = target.get("integrity") or {}
         valid = target.get("valid") or {"ok": True, "reasons": []}
         budget = target.get("cpu_budget") or {}
@@ -198,8 +274,8 @@ def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
             "p99": fmt(summary.get("p99_ms"), 1),
             "error_rate": fmt(100 * float(summary.get("error_rate") or 0.0), 2, "%"),
             "requests": fmt(summary.get("requests")),
-            "cpu_budget": f"target {budget.get('target_cpus') or 'unpinned'} / "
-                          f"generator {budget.get('generator_cpus') or 'unpinned'}",
+            "cpu_budget": f"target {format_cpus(budget.get('target_cpus'))} / "
+                          f"generator {format_cpus(budget.get('generator_cpus'))}",
             "per_million": usd((target.get("cost") or {}).get("provisioned", {}).get("per_million_usd")),
             "integrity": "ok" if integrity.get("ok", True) and not lost else f"FAILED ({lost} lost)",
             "integrity_ok": "1" if integrity.get("ok", True) and not lost else "",

@@ -65,11 +65,41 @@ def _to_svg(fig: Figure, key: str) -> str:
     return text[text.index("<svg"):]
 
 
-def _log_y(ax: Any, which: str = "y") -> None:
-    """Log axis labelled 1, 2, 5, 10, 20, 50 ... in plain numbers (maths parsing is off)."""
+def log_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 ticks from the largest one at or below ``low`` to the smallest at or above ``high``.
+
+    So a log axis always has a labelled tick below its lowest curve and above its highest
+    (matplotlib's locator thins ticks and can leave e.g. 30 ms data with nothing under 50).
+    """
+    low = max(float(low), 1e-3)
+    high = max(float(high), low * 1.001)  # at least two ticks, so the axis has a span
+    ticks: list[float] = []
+    decade = 10.0 ** np.floor(np.log10(low))
+    while not ticks or ticks[-1] < high:
+        for sub in (1.0, 2.0, 5.0):
+            value = float(f"{sub * decade:.6g}")
+            if ticks and ticks[-1] >= high:
+                break
+            ticks.append(value)
+        decade *= 10.0
+    below = [t for t in ticks if t <= low]
+    return ticks[ticks.index(below[-1]):] if below else ticks
+
+
+def _log_y(ax: Any, which: str = "y", data_range: tuple[float, float] | None = None) -> None:
+    """Log axis labelled 1, 2, 5, 10, 20, 50 ... in plain numbers (maths parsing is off).
+
+    With ``data_range`` (low, high) the ticks are exactly ``log_ticks`` of it and the axis
+    spans them, so the data's whole range is labelled.
+    """
     axis = ax.yaxis if which == "y" else ax.xaxis
     (ax.set_yscale if which == "y" else ax.set_xscale)("log")
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    if data_range is not None and all(np.isfinite(data_range)) and data_range[1] > 0:
+        ticks = log_ticks(*data_range)
+        axis.set_major_locator(FixedLocator(ticks))
+        (ax.set_ylim if which == "y" else ax.set_xlim)(ticks[0], ticks[-1])
+    else:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.10g}"))
     axis.set_minor_locator(NullLocator())
     axis.set_minor_formatter(NullFormatter())
@@ -85,11 +115,14 @@ def _empty(ax: object, message: str) -> None:
     ax.set_yticks([])  # type: ignore[attr-defined]
 
 
-def throughput_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[str, float]) -> str:
-    """Requests/s (solid) and failures/s (dotted) per 1-second bucket, all targets on one chart."""
+def throughput_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[str, float],
+                   users: Mapping[str, pd.DataFrame] | None = None) -> str:
+    """Requests/s (solid) and failures/s (dotted) per 1-second bucket, all targets on one chart;
+    under it, on the same time axis, the users (``users``: frames of ``t_s``, ``users``) over time."""
+    users = users or {}
     with _style():
-        fig, axes = _figure(9.0, 3.0)
-        ax = axes[0, 0]
+        fig = Figure(figsize=(9.0, 3.9), layout="constrained")
+        ax, below = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1), squeeze=True)
         drawn = False
         for index, (name, frame) in enumerate(series.items()):
             if frame.empty:
@@ -101,13 +134,26 @@ def throughput_svg(series: Mapping[str, pd.DataFrame], warmup_s: Mapping[str, fl
                         linestyle=":", label=f"{name} failures/s")
         _mark_warmup(ax, warmup_s)
         if drawn:
-            ax.set_xlabel("seconds since load start")
             ax.set_ylabel("requests / s")
             ax.set_ylim(bottom=0)
             fig.legend(loc="outside lower center", ncols=6)
+            _users_panel(below, series, users)
         else:
             _empty(ax, "no time series recorded")
+            below.set_visible(False)
         return _to_svg(fig, "throughput")
+
+
+def _users_panel(ax: Any, series: Mapping[str, pd.DataFrame], users: Mapping[str, pd.DataFrame]) -> None:
+    """Users over time per target (step lines), on the throughput chart's time axis."""
+    for index, name in enumerate(series):
+        frame = users.get(name)
+        if frame is None or frame.empty:
+            continue
+        ax.step(frame["t_s"], frame["users"], where="post", color=_color(index), linewidth=1.2)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("users")
+    ax.set_xlabel("seconds since load start")
 
 
 def _mark_warmup(ax: object, warmup_s: Mapping[str, float]) -> None:
@@ -156,12 +202,12 @@ def distribution_svg(latencies: Mapping[str, np.ndarray]) -> str:
     with _style():
         fig, axes = _figure(9.0, 3.4)
         ax = axes[0, 0]
-        drawn = False
+        drawn: list[np.ndarray] = []
         for index, (name, values) in enumerate(latencies.items()):
             if values.size == 0:
                 continue
-            drawn = True
             y = np.quantile(values, quantiles)
+            drawn.append(y)
             ax.plot(x, y, color=_color(index), linewidth=1.6, label=f"{name} (n={values.size:,})")
         if drawn:
             ticks = [-np.log10(1 - q) for q in NINES]
@@ -169,7 +215,9 @@ def distribution_svg(latencies: Mapping[str, np.ndarray]) -> str:
             ax.xaxis.set_minor_locator(NullLocator())
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{100 * (1 - 10 ** -v):g}%"))
             ax.set_xlim(ticks[0], ticks[-1])
-            _log_y(ax)
+            positive = np.concatenate(drawn)
+            positive = positive[positive > 0]
+            _log_y(ax, data_range=(float(positive.min()), float(positive.max())) if positive.size else None)
             ax.set_xlabel("percentile (log 'nines' scale)")
             ax.set_ylabel("latency (ms, log)")
             ax.legend(loc="upper left")

@@ -6,13 +6,22 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
-from report_fixture import FIXTURE, copy_fixture, edit_results
+from report_fixture import FIXTURE, copy_fixture, edit_results, interrupt, write_gate
 
 from harness.cli import cli
 from harness.errors import BenchError
 from harness.report import render_run_report, write_run_reports
+from harness.report.firstscreen import (
+    format_cpus,
+    format_profile,
+    format_time,
+    planned_users,
+    users_over_time,
+)
+from harness.report.plots import distribution_svg, log_ticks
 from harness.results import load_results
 
 XSS = "<script>alert(1)</script>"
@@ -209,3 +218,258 @@ def test_bench_report_command(tmp_path: Path) -> None:
 def test_bench_report_on_a_missing_run_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="not found"):
         write_run_reports(tmp_path / "nothing")
+
+
+# -- zero or partial results (issue 10, item 2) ---------------------------------------------
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_run_with_zero_targets_renders_and_says_why(tmp_path: Path, finished: bool) -> None:
+    run_dir = copy_fixture(tmp_path)
+
+    def empty(results: dict[str, Any]) -> None:
+        results["targets"] = {}
+        results["run_id"] = XSS
+        if not finished:
+            results["finished_at"] = None
+
+    results = edit_results(run_dir, empty)
+    reports = render_run_report(results, run_dir)  # type: ignore[arg-type]
+    html, markdown = reports["index.html"], reports["summary.md"]
+    assert XSS not in html and XSS not in markdown
+    assert "no target finished" in section(html, "answer")
+    assert "see the run&#39;s log" in section(html, "answer")
+    for name in ("headline", "endpoints", "resources", "integrity", "cost", "claims"):
+        assert "not measured" in section(html, name), name
+    assert "no target finished" in section(html, "warnings")
+    assert "no target finished" in markdown and "see the run's log" in markdown
+    assert ("interrupted or killed" in html) is (not finished)
+
+
+def test_a_target_without_cost_claims_resources_or_timeseries_renders(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+    (run_dir / "monolith" / "timeseries.csv").unlink()
+
+    def strip(results: dict[str, Any]) -> None:
+        target = results["targets"]["monolith"]
+        for key in ("cost", "claims", "resources", "services", "summary", "endpoints"):
+            del target[key]
+        target["integrity"] = {}
+
+    results = edit_results(run_dir, strip)
+    reports = render_run_report(results, run_dir)  # type: ignore[arg-type]
+    html = reports["index.html"]
+    assert "not measured: cost needs the target" in section(html, "cost")
+    assert "not measured: no claim configured" in section(html, "claims")
+    assert "not measured: no resource readings" in section(html, "resources")
+    assert "not measured: no integrity check recorded" in section(html, "integrity")
+    assert "not measured: no endpoint statistics" in section(html, "endpoints")
+    assert "not measured: no resource readings for this target" in section(html, "answer")
+    assert "missing data file: monolith/timeseries.csv" in section(html, "warnings")
+    assert "| monolith | not measured: cost needs" in reports["summary.md"]
+
+
+def test_an_interrupted_target_renders_escaped_and_says_what_is_missing(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+
+    def cut(results: dict[str, Any]) -> None:
+        interrupt(results, "event-driven")
+        results["targets"][XSS] = results["targets"].pop("event-driven")
+
+    results = edit_results(run_dir, cut)
+    reports = render_run_report(results, run_dir)  # type: ignore[arg-type]
+    html = reports["index.html"]
+    assert XSS not in html and "<script" not in html.lower() and XSS not in reports["summary.md"]
+    assert "the run did not finish" in section(html, "warnings")
+    assert "interrupted (Ctrl-C): partial measurement" in section(html, "warnings")
+    ranking = section(html, "answer")
+    assert re.search(r"&lt;script&gt;alert\(1\)&lt;/script&gt;</strong> <span class=\"badge bad\">interrupted</span>",
+                     ranking)
+    integrity = section(html, "integrity")
+    assert "not measured</span> not measured: interrupted: integrity was not checked" in integrity
+    assert "not measured: no resource readings (interrupted (Ctrl-C): partial measurement)" in section(html, "resources")
+    assert "$" in section(html, "cost")  # cost recomputed from services and throughput
+
+
+def test_a_truncated_samples_file_is_reported_not_raised(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+    (run_dir / "monolith" / "samples.parquet").write_bytes(b"PAR1 cut short by SIGKILL")
+    html = render_run_report(load_results(run_dir), run_dir)["index.html"]
+    assert "missing data file: monolith/samples.parquet (unreadable)" in section(html, "warnings")
+
+
+# -- the first screen (issue 10, "The report's first screen") ------------------------------
+
+
+def test_first_screen_comes_first_with_the_load_context(rendered: dict[str, str]) -> None:
+    html = rendered["index.html"]
+    assert html.index('<section id="answer"') < html.index('<section id="warnings"')
+    answer = section(html, "answer")
+    context = re.search(r'<p class="context">(.*?)</p>', answer, re.DOTALL)
+    assert context
+    line = context.group(1)
+    for part in ("profile fixture", "closed loop, 20 users, no think time", "20 users (spawn 10/s) for 23 s",
+                 "20 s measured after 3 s warm-up", "task mix: view product 42%, list products 31%, "
+                 "place order 16%, read order 10%, login 1%"):
+        assert part in line, part
+
+
+def test_first_screen_names_the_bottleneck_of_each_target(rendered: dict[str, str]) -> None:
+    answer = section(rendered["index.html"], "answer")
+    results = load_results(FIXTURE)
+    rps = results["targets"]["monolith"]["summary"]["rps"]
+    assert re.search(r"target core 1 \d+% busy \(app 8\d%, postgres 2\d%\): throughput is this core&#39;s capacity",
+                     answer)
+    assert f"latency ≈ users / RPS = 20 / {rps:,.0f} = {20000 / rps:,.0f} ms" in answer
+    assert "generator-limited: mean load-generator CPU 93.5%" in answer
+    assert "- **event-driven**: generator-limited" in rendered["summary.md"]
+
+
+def test_first_screen_ranks_targets_by_rps_with_percent_of_best(rendered: dict[str, str]) -> None:
+    answer = section(rendered["index.html"], "answer")
+    ranking = re.search(r'<table id="ranking".*?</table>', answer, re.DOTALL)
+    assert ranking
+    rows = re.findall(r"<td><strong>([^<]+)</strong>", ranking.group(0))
+    assert rows == ["event-driven", "monolith", "microservices"]
+    targets = load_results(FIXTURE)["targets"]
+    best = targets["event-driven"]["summary"]["rps"]
+    share = 100 * targets["monolith"]["summary"]["rps"] / best
+    assert f'style="width: {share:.1f}%"' in ranking.group(0)
+    assert f">{share:.0f}%<" in ranking.group(0) and ">100%<" in ranking.group(0)
+    assert "no confidence interval" in answer
+
+
+def test_first_screen_shows_gate_results_when_gate_json_exists(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+    assert 'id="gate"' not in render_run_report(load_results(run_dir), run_dir)["index.html"]
+    gate = {"status": "FAIL", "exit_code": 1, "checks": [
+        {"name": "p95 < 200ms", "target": "monolith", "metric": "p95", "op": "<", "limit": "200 ms",
+         "value": "102.6 ms", "verdict": "pass"},
+        {"name": "error_rate < 0.1%", "target": "microservices", "endpoint": "POST /orders",
+         "value": "0.54%", "verdict": "fail", "detail": XSS},
+        {"verdict": "error"},  # keys missing: still a row
+    ]}
+    write_gate(run_dir, gate)
+    html = render_run_report(load_results(run_dir), run_dir)["index.html"]
+    answer = section(html, "answer")
+    assert re.search(r'Gate: <span class="badge bad">FAIL</span> <span class="muted">\(exit code 1\)</span>', answer)
+    table = re.search(r'<table id="gate-table">(.*?)</table>', answer, re.DOTALL)
+    assert table
+    assert table.group(1).count("<tr>") == 4  # header + 3 checks
+    assert "microservices POST /orders" in table.group(1) and "&lt; 200 ms" in table.group(1)
+    assert "&lt;script&gt;" in table.group(1) and XSS not in html
+
+
+def test_first_screen_default_gate_fixture_renders(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+    write_gate(run_dir)
+    answer = section(render_run_report(load_results(run_dir), run_dir)["index.html"], "answer")
+    assert "p99 regression" in answer and ">error<" in answer
+
+
+def test_event_driven_order_latency_is_ack_plus_time_to_final(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+
+    def resolve(results: dict[str, Any]) -> None:
+        results["targets"]["event-driven"]["integrity"]["time_to_final"]["resolution_ms"] = 5.7
+        results["targets"]["event-driven"]["integrity"]["acknowledged"] = 4002
+        results["targets"]["event-driven"]["integrity"]["time_to_final"]["count"] = 305
+
+    results = edit_results(run_dir, resolve)
+    answer = section(render_run_report(results, run_dir)["index.html"], "answer")  # type: ignore[arg-type]
+    table = re.search(r'<table id="order-latency">(.*?)</table>', answer, re.DOTALL)
+    assert table
+    target = results["targets"]["event-driven"]
+    ack = next(e for e in target["endpoints"] if e["name"] == "POST /orders")
+    final = target["integrity"]["time_to_final"]
+    assert f"<strong>{ack['p95_ms'] + final['p95_ms']:,.1f}</strong>" in table.group(1)
+    assert "305 tracked of 4,002 acknowledged orders" in table.group(1)
+    assert "poll resolution ±5.7 ms" in table.group(1)
+    sync = next(e for e in results["targets"]["monolith"]["endpoints"] if e["name"] == "POST /orders")
+    assert f"POST /orders (201, synchronous)</td>\n    <td class=\"num\">{sync['p50_ms']:,.1f}</td>" in table.group(1)
+    for name in ("monolith", "microservices", "event-driven"):
+        assert f"<strong>{name}</strong>" in table.group(1)
+
+
+def test_order_latency_without_resolution_says_so(rendered: dict[str, str]) -> None:
+    assert "poll resolution not recorded" in section(rendered["index.html"], "answer")
+
+
+def test_users_over_time_is_drawn_under_the_throughput(rendered: dict[str, str]) -> None:
+    throughput = section(rendered["index.html"], "throughput")
+    assert throughput.count("<svg") == 1  # one figure, two panels
+    assert ">users<" in throughput and ">requests / s<" in throughput
+
+
+def test_users_fall_back_to_the_profile_plan() -> None:
+    target: Any = {"profile": {"stages": [{"duration_s": 3, "users": 20, "spawn_rate": 10},
+                                          {"duration_s": 2, "users": 5, "spawn_rate": 100}]}}
+    assert planned_users(target["profile"]["stages"], 7) == [10, 20, 20, 5, 5, 0, 0]
+    assert users_over_time(target, [0, 1, 2, 3, 4], None).tolist() == [10, 20, 20, 5, 5]
+    assert users_over_time(target, [0, 1], [0, 0]).tolist() == [10, 20]  # an all-zero column is no record
+    assert users_over_time(target, [0, 1], [3, 4]).tolist() == [3, 4]
+
+
+# -- smaller (issue 10, item 7) -----------------------------------------------------------
+
+
+def test_log_ticks_cover_the_data_range() -> None:
+    assert log_ticks(30, 900) == [20, 50, 100, 200, 500, 1000]
+    assert log_ticks(4.2, 11) == [2, 5, 10, 20]
+    assert log_ticks(50, 50) == [50, 100]
+    assert log_ticks(0.3, 1.5) == [0.2, 0.5, 1, 2]
+
+
+def test_distribution_axis_has_a_tick_below_its_lowest_curve() -> None:
+    rng = np.random.default_rng(7)
+    svg = distribution_svg({"t": rng.lognormal(np.log(35.0), 0.5, 20_000)})
+    labels = re.findall(r"<!-- ([\d,.]+) -->", svg) or re.findall(r">([\d,.]+)</text>", svg)
+    assert ">20<" in svg or "20" in labels, labels
+
+
+def test_summary_markdown_is_not_html_escaped(rendered: dict[str, str]) -> None:
+    markdown = rendered["summary.md"]
+    assert "&lt;" not in markdown and "&gt;" not in markdown and "&amp;" not in markdown
+    assert "(monolith < microservices < event-driven)" in markdown
+    assert "93.5% >= 90%" in markdown
+
+
+def test_markdown_keeps_newlines_and_pipes_in_names_from_breaking_tables(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+    results = edit_results(run_dir, lambda r: r["targets"].__setitem__("a|b\nc & d", r["targets"].pop("monolith")))
+    markdown = render_run_report(results, run_dir)["summary.md"]  # type: ignore[arg-type]
+    assert "| a\\|b c & d |" in markdown
+
+
+def test_timestamps_profile_and_cpu_sets_read_for_people(rendered: dict[str, str]) -> None:
+    html = rendered["index.html"]
+    assert "started 2026-11-25 18:00:00 UTC" in html
+    assert format_time("2026-11-25T18:00:00.123456+00:00") == "2026-11-25 18:00:00 UTC"
+    assert format_time(None) == "–"
+    config = section(html, "config")
+    assert "{&#34;name&#34;" not in config and '{"name"' not in config
+    assert "fixture: closed loop, no think time; 20 users (spawn 10/s) for 23 s; warm-up 3 s" in config
+    assert format_profile({"name": "open", "rate": 500, "stages": [], "warmup_s": 60}).startswith(
+        "open: open loop at 500 req/s")
+    assert (format_cpus("1"), format_cpus("0-1"), format_cpus("0,2"), format_cpus("")) == (
+        "core 1", "cores 0-1", "cores 0,2", "unpinned")
+    assert "measured on core 1" in section(html, "claims") and "CPU set" not in html
+    assert "target core 1 / generator core 0" in section(html, "headline")
+
+
+def test_gate_json_written_by_bench_gate_renders(tmp_path: Path) -> None:
+    from harness.gate.evaluate import Check
+    from harness.gate.formats import format_gate_json
+
+    fields = set(Check.__dataclass_fields__)
+    values = {"name": "p95 < 200ms", "scope": "monolith", "value": "250ms", "limit": "< 200ms", "verdict": "fail",
+              "detail": "p95 is 250ms, needs < 200ms", "kind": "threshold", "target": "monolith", "endpoint": None,
+              "metric": "p95", "op": "<", "bound": "200ms"}
+    check = Check(**{k: v for k, v in values.items() if k in fields})
+    run_dir = copy_fixture(tmp_path)
+    (run_dir / "gate.json").write_text(format_gate_json([check], baseline={"name": "smoke", "run_id": "r1"}),
+                                       encoding="utf-8")
+    answer = section(render_run_report(load_results(run_dir), run_dir)["index.html"], "answer")
+    assert 'Gate: <span class="badge bad">FAIL</span>' in answer
+    assert "regression against baseline smoke (run r1)" in answer
+    assert "p95 is 250ms, needs &lt; 200ms" in answer
