@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from harness.cli import cli
-from harness.cli.gate import CONFIG_OPTION, RUN_DIR_ARGUMENT
+from harness.cli.options import CONFIG_OPTION, RUN_DIR_ARGUMENT
 from harness.config import load_config
 from harness.gate.baseline import save_baseline
 from harness.gate.command import baselines_dir

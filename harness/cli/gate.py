@@ -8,47 +8,15 @@ from pathlib import Path
 import click
 
 from harness.cli import cli
+from harness.cli.options import (
+    BASELINE_OPTION,
+    CONFIG_OPTION,
+    JUNIT_OPTION,
+    RUN_DIR_ARGUMENT,
+    THRESHOLD_OPTION,
+)
 from harness.config import load_config
 from harness.gate.command import gate_run
-
-
-class ThresholdType(click.ParamType):
-    """A threshold expression; in ``BENCH_THRESHOLDS`` several are separated by ``;``."""
-
-    name = "EXPR"
-    envvar_list_splitter = ";"
-
-    def split_envvar_value(self, rv: str) -> list[str]:
-        return [part.strip() for part in (rv or "").split(";") if part.strip()]
-
-
-CONFIG_OPTION = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), default=None, envvar="BENCH_CONFIG",
-    help="Configuration file (default: bench.toml).  [env: BENCH_CONFIG]",
-)
-RUN_DIR_ARGUMENT = click.argument(
-    "run_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("reports/latest"),
-    envvar="BENCH_RUN_DIR",
-)
-
-
-# Shared with `bench run --gate`, so both spell the gate's options the same way.
-THRESHOLD_OPTION = click.option(
-    "--threshold", "thresholds", type=ThresholdType(), multiple=True, envvar="BENCH_THRESHOLDS",
-    help="A threshold like 'p95 < 200ms', 'monolith: error_rate < 1%' or 'event-driven: ttf_p99 "
-         "< 500ms' (repeatable; replaces [gate] thresholds). Latency needs a unit (us ms s m); "
-         "error_rate is '1%' or a fraction below 1 (a bare 1 is refused).  "
-         "[env: BENCH_THRESHOLDS, ';'-separated]",
-)
-BASELINE_OPTION = click.option(
-    "--baseline", type=str, default=None, envvar="BENCH_BASELINE",
-    help="Baseline file, or a name saved with `bench baseline save` (default: gate.baseline; "
-         "'none' or '': no regression check).  [env: BENCH_BASELINE]",
-)
-JUNIT_OPTION = click.option(
-    "--junit", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="BENCH_JUNIT",
-    help="Write JUnit XML (one testcase per check) here.  [env: BENCH_JUNIT]",
-)
 
 
 @cli.command("gate")

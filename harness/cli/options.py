@@ -46,13 +46,15 @@ RUN_DIR_ARGUMENT = click.argument(
 )
 THRESHOLD_OPTION = click.option(
     "--threshold", "thresholds", type=ThresholdType(), multiple=True, envvar="BENCH_THRESHOLDS",
-    help="A threshold like 'p95 < 200ms' or 'monolith: error_rate < 1%' (repeatable; replaces "
-         "[gate] thresholds).  [env: BENCH_THRESHOLDS, ';'-separated]",
+    help="A threshold like 'p95 < 200ms', 'monolith: error_rate < 1%' or 'event-driven: ttf_p99 "
+         "< 500ms' (repeatable; replaces [gate] thresholds). Latency needs a unit (us ms s m); "
+         "error_rate is '1%' or a fraction below 1 (a bare 1 is refused).  "
+         "[env: BENCH_THRESHOLDS, ';'-separated]",
 )
 BASELINE_OPTION = click.option(
     "--baseline", type=str, default=None, envvar="BENCH_BASELINE",
     help="Baseline file, or a name saved with `bench baseline save` (default: gate.baseline; "
-         "none: no regression check).  [env: BENCH_BASELINE]",
+         "'none' or '': no regression check).  [env: BENCH_BASELINE]",
 )
 JUNIT_OPTION = click.option(
     "--junit", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="BENCH_JUNIT",
