@@ -51,8 +51,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10_000_000)
     parser.add_argument("--parquet", action="store_true")
     args = parser.parse_args()
-    from harness.analysis import Window, analyse, planned_users
+    from harness.analysis import Window, analyse
     from harness.samples import ANALYSIS_COLUMNS, read_parquet, write_parquet
+    from scenarios.plan import Stage, planned_users
 
     samples = synthetic(args.samples)
     if args.parquet:
@@ -66,7 +67,7 @@ def main() -> None:
                   f"{time.perf_counter() - started:.2f} s")
     t0 = float(samples["start_s"].iloc[0])
     window = Window.after_warmup(t0, t0 + 600.0, warmup_s=10.0)
-    users = planned_users([{"duration": 600, "users": 100, "spawn_rate": 10}], 602)
+    users = planned_users([Stage(duration=600, users=100, spawn_rate=10)], 602)
     started = time.perf_counter()
     result = analyse(samples, window, min_requests=50, max_error_rate=0.5, users=users)
     wall = time.perf_counter() - started
