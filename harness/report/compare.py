@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from rich.table import Table
+from rich.text import Text
+
 from harness.errors import BenchError
 from harness.report.html import environment
 from harness.report.markdown import escape_md, table
@@ -75,7 +78,9 @@ def compare_runs(runs: Sequence[Results]) -> dict[str, Any]:
     """Deltas of every run against ``runs[0]`` per target, plus config and host differences.
 
     Returns ``runs`` (run ids), ``targets`` ({target: [{metric, label, unit,
-    higher_is_better, values, deltas: [{abs, pct}]}]}), ``config_diff`` and ``host_diff``.
+    higher_is_better, values, deltas: [{abs, pct}]}]}), ``config_diff``, ``host_diff``,
+    ``comparable`` (targets with a value in at least two runs) and ``warnings`` (runs
+    without any target result, targets measured in one run only).
     """
     if len(runs) < 2:
         raise BenchError("bench compare needs at least two run directories")
@@ -100,12 +105,30 @@ def compare_runs(runs: Sequence[Results]) -> dict[str, Any]:
         label = str(run.get("run_id", "?"))
         labels.append(f"{label} [{index}]" if label in labels or any(
             str(other.get("run_id", "?")) == label for other in runs[:index - 1]) else label)
+    comparable = [name for name, rows in per_target.items()
+                  if any(sum(v is not None for v in row["values"]) >= 2 for row in rows)]
     return {
         "runs": labels,
         "targets": per_target,
         "config_diff": differences([run.get("config") or {} for run in runs]),
         "host_diff": differences([run.get("host") or {} for run in runs]),
+        "comparable": comparable,
+        "warnings": _warnings(labels, completed, per_target, comparable),
     }
+
+
+def _warnings(labels: Sequence[str], completed: Sequence[dict[str, Any]], per_target: dict[str, Any],
+              comparable: Sequence[str]) -> list[str]:
+    found = [f"run {label} has no target results (it was interrupted or no target finished)"
+             for label, targets in zip(labels, completed, strict=True) if not targets]
+    for name in per_target:
+        if name not in comparable:
+            present = [label for label, targets in zip(labels, completed, strict=True) if name in targets]
+            where = f"only in {', '.join(present)}" if present else "in no run with measurements"
+            found.append(f"target {name} was measured {where}: nothing to compare")
+    if not comparable:
+        found.append("nothing is comparable: no target has measurements in two of the runs")
+    return found
 
 
 def _as_float(value: Any) -> float | None:
@@ -158,6 +181,27 @@ def render_compare_html(comparison: dict[str, Any]) -> str:
     return env.get_template("compare.html.j2").render(c=comparison)
 
 
+def build_compare_tables(comparison: dict[str, Any]) -> list[Table]:
+    """One rich table per comparable target: metric rows, a column per run (value and delta)."""
+    tables = []
+    for name in comparison.get("comparable", list(comparison["targets"])):
+        table = Table(title=name, title_justify="left")
+        table.add_column("metric")
+        for run in comparison["runs"]:
+            table.add_column(Text(run), justify="right", overflow="fold")
+        for row in comparison["targets"][name]:
+            cells = [Text(format_value(row, row["values"][0]))]
+            for value, delta in zip(row["values"][1:], row["deltas"][1:], strict=True):
+                cell = Text(format_value(row, value))
+                if delta["abs"] is not None:
+                    style = {"ok": "green", "warn": "red"}.get(delta_class(row, delta), "")
+                    cell.append(f"  {format_delta(row, delta)}", style=style)
+                cells.append(cell)
+            table.add_row(Text(f"{row['label']} ({row['unit']})"), *cells)
+        tables.append(table)
+    return tables
+
+
 def _show(value: Any) -> str:
     if value is None:
         return "(absent)"
@@ -169,6 +213,9 @@ def render_compare_markdown(comparison: dict[str, Any]) -> str:
     runs = comparison["runs"]
     lines = [f"# archbench comparison: {escape_md(' vs '.join(runs))}", "",
              f"Deltas are against the first run, {escape_md(runs[0])}.", ""]
+    lines += [f"> **Warning:** {escape_md(text)}" for text in comparison.get("warnings") or []]
+    if comparison.get("warnings"):
+        lines.append("")
     for name, rows in comparison["targets"].items():
         lines += [f"## {escape_md(name)}", ""]
         headers = ["metric", *runs]
@@ -194,8 +241,17 @@ def write_comparison(run_dirs: Sequence[Path | str], out_dir: Path | str | None 
 
     ``out_dir`` defaults to ``compare/`` next to the first run directory.
     """
-    runs = [load_results(path) for path in run_dirs]
-    comparison = compare_runs(runs)
+    return write_compared(compare_run_dirs(run_dirs), run_dirs, out_dir)
+
+
+def compare_run_dirs(run_dirs: Sequence[Path | str]) -> dict[str, Any]:
+    """``compare_runs`` of the results.json files of ``run_dirs``."""
+    return compare_runs([load_results(path) for path in run_dirs])
+
+
+def write_compared(comparison: dict[str, Any], run_dirs: Sequence[Path | str],
+                   out_dir: Path | str | None = None) -> list[Path]:
+    """Write ``comparison`` as compare.html and compare.md (default: ``compare/`` next to the first run)."""
     out = Path(out_dir) if out_dir is not None else Path(run_dirs[0]).resolve().parent / "compare"
     written = []
     for name, text in ((HTML_FILE, render_compare_html(comparison)),
@@ -205,5 +261,5 @@ def write_comparison(run_dirs: Sequence[Path | str], out_dir: Path | str | None 
     return written
 
 
-__all__ = ["compare_runs", "differences", "flatten", "render_compare_html", "render_compare_markdown",
-           "write_comparison"]
+__all__ = ["build_compare_tables", "compare_run_dirs", "compare_runs", "differences", "flatten",
+           "render_compare_html", "render_compare_markdown", "write_compared", "write_comparison"]

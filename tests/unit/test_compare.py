@@ -118,3 +118,49 @@ def test_default_output_is_next_to_the_first_run(tmp_path: Path) -> None:
     first = copy_fixture(tmp_path)
     written = write_comparison([first, first])
     assert {p.parent for p in written} == {tmp_path / "compare"}
+
+
+def _empty(results: dict[str, Any]) -> None:
+    results["run_id"] = "empty"
+    results["targets"] = {}
+    results["finished_at"] = None
+
+
+def test_an_empty_run_is_warned_about_and_nothing_is_comparable() -> None:
+    base = load_results(FIXTURE)
+    empty = copy.deepcopy(base)
+    _empty(empty)  # type: ignore[arg-type]
+    comparison = compare_runs([base, empty])
+    assert comparison["comparable"] == []
+    assert "run empty has no target results (it was interrupted or no target finished)" in comparison["warnings"]
+    assert "nothing is comparable: no target has measurements in two of the runs" in comparison["warnings"]
+    assert "target monolith was measured only in 20261125-180000-fixture: nothing to compare" in comparison["warnings"]
+    assert "> **Warning:** run empty has no target results" in render_compare_markdown(comparison)
+    assert "run empty has no target results" in render_compare_html(comparison)
+
+
+def test_bench_compare_with_an_empty_run_warns_and_exits_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    first = copy_fixture(tmp_path / "a")
+    second = copy_fixture(tmp_path / "b")
+    edit_results(second, _empty)
+    done = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "compare", str(first),
+                           str(second), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "warning: run empty has no target results" in done.stderr
+    assert "error: nothing to compare" in done.stderr
+    assert (tmp_path / "out" / "compare.md").is_file()  # the files still say what is missing
+
+
+def test_bench_compare_prints_a_table_in_the_terminal(tmp_path: Path) -> None:
+    first = copy_fixture(tmp_path / "a")
+    second = copy_fixture(tmp_path / "b")
+    edit_results(second, slower)
+    outcome = CliRunner().invoke(cli, ["compare", str(first), str(second), "--out", str(tmp_path / "out")])
+    assert outcome.exit_code == 0, outcome.output
+    assert "monolith" in outcome.output and "throughput (req/s)" in outcome.output
+    assert "-10.0%" in outcome.output and "second" in outcome.output
+    assert outcome.output.index("throughput (req/s)") < outcome.output.index("wrote ")
