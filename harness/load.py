@@ -4,14 +4,18 @@ Locust monkeypatches the interpreter (gevent) on import, so it never runs inside
 harness: ``python -m locust -f scenarios/ecommerce.py --headless`` with the scenario
 settings in a JSON file named by ``ARCHBENCH_SCENARIO``. The profile's stages drive a
 ``LoadTestShape`` that stops the test after the last stage; a hard time limit
-(duration + grace) kills Locust if it does not. While it runs, the terminal shows the
-target, stage, elapsed/total, the last seconds' RPS and p95, and failures, computed from
-the raw sample files the hook is writing.
+(duration + grace) kills Locust if it does not. While it runs, ``harness.progress`` shows
+the target, stage, elapsed/total, the last seconds' RPS and p95, and failures, computed
+from the raw sample files the hook is writing (a live table on a terminal, a plain line
+every few seconds in a log).
+
+Locust never outlives the harness (``harness.orphans``): it is started with the
+parent-death signal and ``ARCHBENCH_OWNER`` set to this harness's owner token, and each
+load run first kills the generators that dead harnesses left behind.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import subprocess
@@ -21,19 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
-from rich.live import Live
-from rich.table import Table
 
+from harness.backends.ownership import OWNER_ENV, owner_token
 from harness.config import Profile
 from harness.errors import BenchError
-from harness.samples import SampleTail
+from harness.orphans import die_with_parent, reap_dead_generators
+from harness.progress import LiveFigures, ProgressView, progress_interval_s
 from scenarios.settings import ENV_VAR, ScenarioSettings
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "scenarios" / "ecommerce.py"
 GRACE_S = 30.0  # beyond the profile's duration before Locust is killed
-PROGRESS_WINDOW_S = 5  # seconds over which live RPS and p95 are computed
 
 
 def parse_cpuset(cpus: str) -> set[int]:
@@ -113,48 +115,6 @@ def stage_label(profile: Profile, elapsed_s: float) -> str:
     return "stopping"
 
 
-class _Progress:
-    """Rolling live figures from the sample files."""
-
-    def __init__(self, directory: Path) -> None:
-        self.tail = SampleTail(directory)
-        self.recent: collections.deque[tuple[np.ndarray, np.ndarray]] = collections.deque()
-        self.requests = 0
-        self.failures = 0
-
-    def update(self, now: float) -> tuple[float, float | None]:
-        start, latency, ok = self.tail.read_new()
-        self.requests += len(start)
-        self.failures += int((~ok).sum())
-        if len(start):
-            self.recent.append((start, latency))
-        while self.recent and self.recent[0][0].max() < now - PROGRESS_WINDOW_S - 2:
-            self.recent.popleft()
-        if not self.recent:
-            return 0.0, None
-        starts = np.concatenate([s for s, _ in self.recent])
-        latencies = np.concatenate([lat for _, lat in self.recent])
-        # samples reach the files up to ~1 s late: measure the window ending 1.5 s ago
-        high = now - 1.5
-        inside = (starts >= high - PROGRESS_WINDOW_S) & (starts < high)
-        if not inside.any():
-            return 0.0, None
-        return inside.sum() / PROGRESS_WINDOW_S, float(np.percentile(latencies[inside], 95))
-
-
-def _table(plan: LoadPlan, elapsed: float, rps: float, p95: float | None, progress: _Progress) -> Table:
-    table = Table(box=None, show_header=True, header_style="bold")
-    for column in ("target", "stage", "elapsed", "RPS", "p95", "requests", "failures"):
-        table.add_column(column, justify="right" if column not in ("target", "stage") else "left")
-    total = plan.profile.duration
-    table.add_row(
-        plan.target, stage_label(plan.profile, elapsed), f"{min(elapsed, total):.0f}/{total:.0f}s",
-        f"{rps:.0f}", "–" if p95 is None else f"{p95:.1f} ms", f"{progress.requests}",
-        f"[red]{progress.failures}[/red]" if progress.failures else "0",
-    )
-    return table
-
-
 def run_load(plan: LoadPlan, console: Console | None = None,
              on_started: Callable[[int, float], None] | None = None) -> LoadOutcome:
     """Run Locust for ``plan`` until its shape ends (or the hard limit); return the outcome.
@@ -170,26 +130,26 @@ def run_load(plan: LoadPlan, console: Console | None = None,
     settings_path.write_text(plan.settings.to_json(), encoding="utf-8")
     log_path = plan.workdir / "locust.log"
     cpus = usable_cpus(plan.generator_cpus)
-    env = {**os.environ, ENV_VAR: str(settings_path), "PYTHONUNBUFFERED": "1"}
-
-    def pin() -> None:
-        if cpus:
-            os.sched_setaffinity(0, cpus)
+    env = {**os.environ, ENV_VAR: str(settings_path), "PYTHONUNBUFFERED": "1", OWNER_ENV: owner_token()}
+    interval_s = progress_interval_s()
+    reaped = reap_dead_generators()
+    if reaped:
+        console.print(f"  stopped {len(reaped)} load-generator process(es) a dead run left behind")
 
     launched = time.time()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            locust_command(plan), stdout=log, stderr=subprocess.STDOUT, env=env,
-            preexec_fn=pin, start_new_session=True,  # noqa: PLW1509 - affinity must be set pre-exec
+            locust_command(plan), stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+            # pinning and the parent-death signal must be set between fork and exec
+            preexec_fn=die_with_parent(cpus), start_new_session=True,  # noqa: PLW1509
         )
     limit = launched + plan.profile.duration + GRACE_S
     marker = samples_dir / "start.txt"
     start_s: float | None = None
-    progress = _Progress(samples_dir)
+    figures = LiveFigures(samples_dir)
     timed_out = False
     try:
-        with Live(_table(plan, 0.0, 0.0, None, progress), console=console, refresh_per_second=2,
-                  transient=False) as live:
+        with ProgressView(plan.target, plan.profile, console, interval_s) as view:
             while process.poll() is None:
                 time.sleep(0.5)
                 now = time.time()
@@ -199,8 +159,7 @@ def run_load(plan: LoadPlan, console: Console | None = None,
                         start_s = float(text)
                         if on_started is not None:
                             on_started(process.pid, start_s)
-                rps, p95 = progress.update(now)
-                live.update(_table(plan, now - (start_s or now), rps, p95, progress))
+                view.update(figures.snapshot(now, start_s), time.monotonic())
                 if now > limit:
                     timed_out = True
                     _stop(process)

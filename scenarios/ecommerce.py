@@ -40,6 +40,7 @@ class ProfileShape(StagesShape):
 
 @events.init.add_listener
 def _install_hook(environment: Any, **_: Any) -> None:
+    hook.die_with_master()  # --processes workers die with the master, as it dies with the harness
     if SETTINGS.samples_dir:
         hook.install(environment.events, SETTINGS.samples_dir)
 

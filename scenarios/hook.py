@@ -10,18 +10,41 @@ a greenlet writes the list out once a second (so the harness can tail the files 
 progress) and at test stop / process exit. Files are opened lazily in the process that
 records (``samples-<pid>.tsv``), so ``--processes`` workers forked after import each get
 their own file. The harness merges them into ``samples.parquet``.
+
+``die_with_master`` gives each ``--processes`` worker the parent-death signal the
+harness gave the master (``harness.orphans``): a fork does not inherit it, so without
+it a SIGKILLed harness would leave the workers loading a dead port.
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
+import signal
 import socket
+import sys
 from typing import Any
 
 import gevent
 
 FLUSH_INTERVAL_S = 1.0
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_IMPORTING_PID = os.getpid()  # the Locust master: --processes forks its workers after import
+
+
+def die_with_master(master_pid: int = _IMPORTING_PID) -> bool:
+    """In a process forked from ``master_pid``: be SIGKILLed when it dies. True if set.
+
+    A no-op (False) in the master itself and off Linux. Exits at once if the master
+    already died before ``prctl`` took effect. Call it from ``events.init``.
+    """
+    if os.getpid() == master_pid or not sys.platform.startswith("linux"):
+        return False
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != master_pid:
+        os._exit(1)
+    return True
 
 
 def classify_failure(status: int, exception: BaseException | None) -> str:
