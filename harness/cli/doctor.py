@@ -5,14 +5,14 @@ from __future__ import annotations
 import click
 
 from harness.cli import cli
+from harness.cli.options import CONFIG_OPTION
 from harness.config import load_config
 from harness.doctor import blocking, doctor_checks, format_checks
 from harness.errors import BenchError
 
 
 @cli.command("doctor")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="BENCH_CONFIG",
-              help="bench.toml to read (default: the project's).")  # fmt: skip
+@CONFIG_OPTION
 def doctor_command(config_path: str | None) -> None:
     """Report what is available (engine, images, binaries, cores, generator) and how to fix gaps.
 

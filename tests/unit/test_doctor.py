@@ -1,12 +1,16 @@
-"""``bench doctor``'s CPU checks and formatting (pure: the usable CPU set is passed in)."""
+"""``bench doctor``'s CPU checks, formatting and exit status (pure: the usable CPU set is passed in)."""
 
 from __future__ import annotations
 
-from harness.cli.doctor import Check, cpu_checks, format_checks
+import subprocess
+import sys
+from pathlib import Path
+
 from harness.config import load_config
+from harness.doctor import Finding, blocking, cpu_checks, format_checks
 
 
-def _by_name(checks: list[Check]) -> dict[str, Check]:
+def _by_name(checks: list[Finding]) -> dict[str, Finding]:
     return {check.name: check for check in checks}
 
 
@@ -21,7 +25,7 @@ def test_default_cpu_sets_on_two_cores_are_ok() -> None:
 
 
 def test_a_cpu_the_machine_lacks_is_missing_with_the_choices() -> None:
-    config = load_config(overrides={"cpu.target_cpus": "3"})
+    config = load_config(overrides={"cpu.target_cpus": "3"}, check_cpus=False)
     check = _by_name(cpu_checks(config, usable=frozenset({0, 1})))["cpu.target_cpus"]
     assert check.status == "missing"
     assert "[3]" in check.detail
@@ -39,9 +43,31 @@ def test_shared_sets_one_core_and_too_many_processes_warn() -> None:
 
 def test_format_puts_the_fix_under_its_check() -> None:
     text = format_checks(
-        [Check("a", "ok", "fine"), Check("docker engine", "missing", "none", "start it")]
+        [Finding("a", "ok", "fine"), Finding("docker engine", "missing", "none", "start it")]
     )
     lines = text.splitlines()
     assert lines[0].startswith("ok") and "fine" in lines[0]
     assert lines[1].startswith("missing") and "docker engine" in lines[1]
     assert lines[2].strip() == "fix: start it"
+
+
+def test_a_cpu_set_the_machine_lacks_blocks_but_warnings_do_not() -> None:
+    config = load_config(overrides={"cpu.target_cpus": "3"}, check_cpus=False)
+    checks = cpu_checks(config, usable=frozenset({0, 1}))
+    assert [check.name for check in blocking(checks)] == ["cpu.target_cpus"]
+    assert "cpu.target_cpus = '3'" in _by_name(checks)["cpu.target_cpus"].detail
+    shared = load_config(overrides={"cpu.target_cpus": "0", "cpu.generator_processes": 2})
+    assert blocking(cpu_checks(shared, usable=frozenset({0}))) == []  # three warnings, no blocker
+
+
+def test_doctor_exits_2_on_a_blocking_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bench.toml"
+    path.write_text('[profiles.quick]\n[run]\nprofile = "quick"\n[cpu]\ntarget_cpus = "999"\n',
+                    encoding="utf-8")
+    result = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "doctor",
+                             "--config", str(path)], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 2, result
+    assert "missing" in result.stdout and "cpu.target_cpus" in result.stdout
+    assert "blocking problem(s): cpu.target_cpus" in result.stderr
+    assert "Traceback" not in result.stderr
