@@ -7,6 +7,7 @@ copy of the checked-in fixture.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -83,6 +84,11 @@ def test_report_opens_in_chromium_without_console_errors(run_dir: Path, tmp_path
     for name in results["targets"]:
         assert f"<strong>{name}</strong>" in table.group(1)
     assert dom.count("<svg") >= 5
+    assert dom.index('<section id="answer"') < dom.index('<table id="headline-table"')
+    ranking = re.search(r'<table id="ranking"[^>]*>(.*?)</table>', dom, re.DOTALL)
+    assert ranking, "ranked comparison missing from the first screen"
+    assert ranking.group(1).count('class="bar"') == len(results["targets"])
+    assert '<p class="context">' in dom
 
     screenshot = run_dir / "report.png"
     _, console = browse(page, tmp_path / "profile", "--window-size=1280,7200",
@@ -93,3 +99,16 @@ def test_report_opens_in_chromium_without_console_errors(run_dir: Path, tmp_path
         assert image.size == (1280, 7200)
         grey = np.asarray(image.convert("L"))
     assert (grey < 200).mean() > 0.02, "screenshot is (almost) blank"
+
+
+def test_a_run_without_targets_opens_in_chromium(tmp_path: Path) -> None:
+    """An interrupted run (no target recorded) renders a page that says so, without errors."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(FIXTURE, run_dir)
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    results.update(targets={}, finished_at=None)
+    (run_dir / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    write_run_reports(run_dir)
+    dom, console = browse(run_dir / "index.html", tmp_path / "profile", "--dump-dom")
+    assert console == []
+    assert "no target finished" in dom
