@@ -29,6 +29,7 @@ from rich.console import Console
 
 from harness.backends.ownership import OWNER_ENV, owner_token
 from harness.config import Profile
+from harness.cpus import check_cpu_list
 from harness.errors import BenchError
 from harness.orphans import die_with_parent, reap_dead_generators
 from harness.progress import LiveFigures, ProgressView, progress_interval_s
@@ -38,44 +39,13 @@ LOCUSTFILE = Path(__file__).resolve().parent.parent / "scenarios" / "ecommerce.p
 GRACE_S = 30.0  # beyond the profile's duration before Locust is killed
 
 
-def parse_cpuset(cpus: str) -> set[int]:
-    """CPU numbers of a Linux cpuset string ("0", "1-3", "0,2-3"); empty string -> empty set."""
-    result: set[int] = set()
-    for part in filter(None, (p.strip() for p in cpus.split(","))):
-        low, _, high = part.partition("-")
-        try:
-            first, last = int(low), int(high or low)
-        except ValueError:
-            raise BenchError(f"cpu set {cpus!r} is not valid; write e.g. '0', '1-3' or '0,2'") from None
-        if first > last:
-            raise BenchError(f"cpu set {cpus!r}: range {part!r} is backwards")
-        result.update(range(first, last + 1))
-    return result
-
-
-def usable_cpus(cpus: str) -> set[int]:
-    """The cpuset intersected with the CPUs this process may use; BenchError if none remain."""
-    wanted = parse_cpuset(cpus)
-    if not wanted or not hasattr(os, "sched_getaffinity"):
-        return set()
-    available = os.sched_getaffinity(0)
-    usable = wanted & available
-    if not usable:
-        raise BenchError(
-            f"cpu set {cpus!r} names no CPU available here (available: {sorted(available)}); "
-            "fix cpu.generator_cpus / cpu.target_cpus in bench.toml"
-        )
-    return usable
-
-
 @dataclass(frozen=True)
 class LoadPlan:
     """One Locust run against one target."""
 
     target: str
     url: str
-    profile_name: str
-    profile: Profile
+    profile: Profile  # carries its name
     settings: ScenarioSettings
     workdir: Path  # scenario.json, locust.log and the sample files (settings.samples_dir)
     generator_cpus: str = ""
@@ -105,16 +75,6 @@ def locust_command(plan: LoadPlan) -> list[str]:
     return command
 
 
-def stage_label(profile: Profile, elapsed_s: float) -> str:
-    """"stage i/n (U users)" for the moment ``elapsed_s`` seconds into the run."""
-    end = 0.0
-    for index, stage in enumerate(profile.stages):
-        end += stage.duration
-        if elapsed_s < end:
-            return f"{index + 1}/{len(profile.stages)} ({stage.users} users)"
-    return "stopping"
-
-
 def run_load(plan: LoadPlan, console: Console | None = None,
              on_started: Callable[[int, float], None] | None = None) -> LoadOutcome:
     """Run Locust for ``plan`` until its shape ends (or the hard limit); return the outcome.
@@ -129,7 +89,7 @@ def run_load(plan: LoadPlan, console: Console | None = None,
     settings_path = plan.workdir / "scenario.json"
     settings_path.write_text(plan.settings.to_json(), encoding="utf-8")
     log_path = plan.workdir / "locust.log"
-    cpus = usable_cpus(plan.generator_cpus)
+    cpus = check_cpu_list(plan.generator_cpus, "cpu.generator_cpus")  # strict: never silently unpinned
     env = {**os.environ, ENV_VAR: str(settings_path), "PYTHONUNBUFFERED": "1", OWNER_ENV: owner_token()}
     interval_s = progress_interval_s()
     reaped = reap_dead_generators()

@@ -10,16 +10,16 @@ from click.testing import CliRunner
 
 from harness.cli import cli
 from harness.config import load_config
+from harness.context import check_url, resolve_profile
+from harness.cpus import parse_cpu_list as parse_cpuset
 from harness.errors import BenchError, ConfigError
 from harness.integrity import AckedOrder, Sighting, acknowledged_orders, time_to_final
-from harness.load import parse_cpuset, stage_label
 from harness.resources import generator_info, summarise
-from harness.run import check_url, resolve_profile
 from harness.samples import read_samples
 from scenarios.hook import SampleRecorder, classify_failure
-from scenarios.plan import pacing, stage_at
+from scenarios.plan import Stage, pacing, stage_at, stage_label
 
-STAGES = [{"duration": 10, "users": 5, "spawn_rate": 5}, {"duration": 20, "users": 50, "spawn_rate": 10}]
+STAGES = [Stage(duration=10, users=5, spawn_rate=5), Stage(duration=20, users=50, spawn_rate=10)]
 
 
 def test_stage_at_walks_the_stages_and_ends() -> None:
@@ -46,9 +46,9 @@ def test_cpusets() -> None:
 
 def test_stage_label() -> None:
     profile = load_config().profile("ramp")
-    assert stage_label(profile, 0) == "1/4 (10 users)"
-    assert stage_label(profile, 95) == "4/4 (100 users)"
-    assert stage_label(profile, 500) == "stopping"
+    assert stage_label(profile.stages, 0) == "1/4 (10 users)"
+    assert stage_label(profile.stages, 95) == "4/4 (100 users)"
+    assert stage_label(profile.stages, 500) == "stopping"
 
 
 def test_resolve_profile_overrides_users_and_scales_duration() -> None:
@@ -155,3 +155,133 @@ def test_bad_options_are_clear_errors(tmp_path: Path, args: list[str], message: 
         main([*args, "--out", str(tmp_path)])
     assert exit_info.value.code == 2
     assert not any(tmp_path.iterdir())  # nothing started, no run directory
+
+
+# -- run context, verdict, integrity "not checked", signals (issues 9 and 11) --------------
+
+
+def test_profiles_carry_their_name_and_keep_it_through_overrides() -> None:
+    config = load_config()
+    assert config.profile("ramp").name == "ramp"
+    assert resolve_profile(config, "ramp", users=3, duration=20.0).name == "ramp"
+
+
+def test_create_context_resolves_profile_backend_and_run_dir_once(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from harness.context import RunRequest, create_context
+
+    config = load_config(overrides={"run.out": str(tmp_path), "run.profile": "smoke", "run.backend": "local"})
+    context = create_context(config, RunRequest(targets=("monolith",), duration=6.0, name="x"),
+                             Console(file=__import__("io").StringIO()))
+    assert context.profile.name == "smoke" and context.profile.duration == 6.0
+    assert context.backend is not None and context.backend.name == "local"
+    assert context.targets == ("monolith",) and context.external is None
+    assert context.run_dir == tmp_path / context.run_id and context.run_dir.is_dir()
+    assert context.run_id.endswith("-x")
+    external = create_context(config, RunRequest(url="http://127.0.0.1:9/", admin_user="a", admin_password="b"))
+    assert external.backend is None and external.targets == ("127.0.0.1-9",)
+    assert external.external is not None and external.external.url == "http://127.0.0.1:9"
+    with pytest.raises(ConfigError, match="not both"):
+        create_context(config, RunRequest(targets=("monolith",), url="http://127.0.0.1:9"))
+
+
+def test_one_run_id_shape_for_runs_and_deployments() -> None:
+    from harness.context import new_run_id
+
+    assert len(new_run_id()) == len("20261125-193012")
+    assert new_run_id("label").endswith("-label")
+    assert new_run_id(prefix="verify").startswith("verify-")
+
+
+def test_integrity_without_orders_is_not_checked_rather_than_ok() -> None:
+    from harness.integrity import integrity_unchecked
+    from harness.results import integrity_checked, schema_problems
+    from harness.run import format_integrity
+
+    unchecked = integrity_unchecked(0, "no orders were acknowledged")
+    assert unchecked["ok"] is False and not integrity_checked(unchecked)
+    assert unchecked["reasons"] == ["not checked: no orders were acknowledged"]
+    assert unchecked["lost"] is None and unchecked["found"] is None
+    assert schema_problems(unchecked, __import__("harness.results").results.Integrity) == []
+    old_file = {k: v for k, v in unchecked.items() if k != "checked"}
+    assert integrity_checked(old_file)  # type: ignore[arg-type]  # files before `checked`: checked
+    result = {"integrity": integrity_unchecked(1000, "interrupted (SIGTERM)")}
+    assert format_integrity(result) == "integrity not checked (1000 orders acknowledged, unchecked)"  # type: ignore[arg-type]
+
+
+def _verdict_results(valid: bool, integrity_ok: bool, checked: bool = True) -> dict:
+    return {"targets": {"monolith": {
+        "valid": {"ok": valid, "reasons": [] if valid else ["only 0 requests in the measured window"]},
+        "integrity": {"ok": integrity_ok, "checked": checked,
+                      "reasons": [] if integrity_ok else ["3 of 9 acknowledged orders were never found"]},
+    }}}
+
+
+def test_an_invalid_run_exits_1_with_its_reasons_unless_allowed() -> None:
+    from harness.run import run_verdict
+
+    verdict = run_verdict(_verdict_results(valid=False, integrity_ok=True))  # type: ignore[arg-type]
+    assert verdict.exit_code() == 1
+    assert verdict.reasons() == ["monolith: invalid: only 0 requests in the measured window"]
+    assert verdict.exit_code(allow_invalid=True) == 0 and verdict.reasons(allow_invalid=True) == []
+    assert run_verdict(_verdict_results(True, True)).exit_code() == 0  # type: ignore[arg-type]
+    lost = run_verdict(_verdict_results(True, False))  # type: ignore[arg-type]
+    assert lost.exit_code(allow_invalid=True) == 1 and "never found" in lost.reasons()[0]
+    unchecked = run_verdict(_verdict_results(True, False, checked=False))  # type: ignore[arg-type]
+    assert unchecked.exit_code() == 0  # not checked is not a failure by itself: validity decides
+
+
+def _validity_inputs(tmp_path: Path, *, acknowledged: int, interrupted: str | None = None,
+                     place_order: int = 15):
+    import dataclasses
+
+    from harness.analysis import Analysis, Window
+    from harness.integrity import integrity_unchecked
+    from harness.load import LoadOutcome
+    from harness.measure import LoadRecord
+
+    config = load_config()
+    config = dataclasses.replace(config, scenario=dataclasses.replace(config.scenario, place_order=place_order))
+    profile = config.profile("smoke")
+    start = 1_800_000_000.0
+    outcome = None if interrupted else LoadOutcome(start, start + profile.duration, 0, tmp_path / "l", False)
+    load = LoadRecord(start_s=start, end_s=start + profile.duration, samples=pd.DataFrame(),
+                      resources=pd.DataFrame(), outcome=outcome, interrupted=interrupted)
+    analysis = Analysis(window=Window(start, start, start), summary={}, endpoints=[],  # type: ignore[typeddict-item]
+                        timeseries=pd.DataFrame(), valid={"ok": True, "reasons": []})
+    return config, profile, load, analysis, integrity_unchecked(acknowledged, "x")
+
+
+def test_a_run_that_places_orders_but_acknowledged_none_is_invalid(tmp_path: Path) -> None:
+    from harness.measure import validity
+
+    valid = validity(*_validity_inputs(tmp_path, acknowledged=0))
+    assert not valid["ok"] and "none was acknowledged" in valid["reasons"][0]
+    assert validity(*_validity_inputs(tmp_path, acknowledged=0, place_order=0))["ok"]
+
+
+def test_an_interrupted_run_names_its_signal(tmp_path: Path) -> None:
+    from harness.context import Interrupted, interrupt_name
+    from harness.measure import validity
+
+    assert interrupt_name(Interrupted("SIGTERM")) == "SIGTERM"
+    assert interrupt_name(KeyboardInterrupt()) == "SIGINT"
+    valid = validity(*_validity_inputs(tmp_path, acknowledged=1000, interrupted="SIGTERM"))
+    assert valid["reasons"][0] == "interrupted (SIGTERM): partial measurement"
+
+
+def test_scenario_settings_come_from_config_and_survive_json() -> None:
+    import json
+
+    from harness.seed import SeedResult
+    from scenarios.settings import ScenarioSettings
+
+    config = load_config()
+    profile = config.profile("ramp")
+    seed = SeedResult(credentials=[("u", "p")], product_ids=[1, 2], stock_seeded=0, conserved_total=0,
+                      stats={}, seconds=0.0)
+    settings = ScenarioSettings.from_config(config.scenario, seed, profile, samples_dir="/s")
+    assert settings.weights["place_order"] == config.scenario.place_order
+    assert settings.stages == profile.stages and settings.rate == profile.rate
+    assert ScenarioSettings.from_dict(json.loads(settings.to_json())) == settings
