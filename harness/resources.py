@@ -1,6 +1,6 @@
 """Resource sampling once a second: every service of a deployment and the load generator.
 
-A background thread reads cumulative CPU seconds and RSS per instance
+A background thread reads cumulative CPU seconds and memory per instance
 (``deployment.read_resources()``) and of the generator's process tree (psutil), and turns
 consecutive readings into CPU % (100 = one core busy). Rows follow ``RESOURCE_COLUMNS``;
 ``t_s`` is seconds since the load started (negative before it).
@@ -9,13 +9,21 @@ Generator-bound rule: the generator's CPU % is its process tree's CPU divided by
 of Locust worker processes (each is one gevent loop and saturates at 100 % of one core).
 If its mean over the measured window is at or above ``cpu.generator_bound_pct``, the run
 measured the generator, not the target, and is marked ``generator_bound``.
+
+Memory of a process tree (``tree_memory``) is its PSS: each page counted once, shared
+pages split between the processes sharing them. Summing RSS instead counts PostgreSQL's
+shared buffers once per backend (hundreds of MiB that climb like a leak as backends touch
+them). The ``rss_bytes`` column and ``rss_peak_bytes`` keep their names (schema
+``archbench/results@1``) but hold the tree's PSS for process trees (``MEMORY_MEASURE``),
+its cgroup's memory under docker, and RSS only where PSS cannot be read (another user's
+process without privileges; ``tree_memory`` says so).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -25,25 +33,50 @@ from harness.backends.base import ResourceReading
 from harness.results import RESOURCE_COLUMNS, GeneratorInfo, ServiceResources
 
 GENERATOR = "generator"
+MEMORY_MEASURE = "pss"  # what tree_memory measures when it can (else "rss")
+
+
+def tree_memory(processes: Iterable[psutil.Process]) -> tuple[int, str]:
+    """Bytes of memory of ``processes`` together, and the measure: "pss", or "rss" if any fell back.
+
+    PSS (``/proc/PID/smaps_rollup``) counts a shared page once across the processes sharing
+    it; a process whose PSS is unreadable (permissions) adds its RSS instead, an upper bound.
+    Processes that exit meanwhile add nothing.
+    """
+    total = 0
+    measure = MEMORY_MEASURE
+    for process in processes:
+        try:
+            try:
+                total += process.memory_full_info().pss
+            except (psutil.AccessDenied, AttributeError):  # AttributeError: no PSS on this OS
+                total += process.memory_info().rss
+                measure = "rss"
+        except psutil.Error:
+            continue
+    return total, measure
+
+
+def tree_memory_bytes(processes: Iterable[psutil.Process]) -> int:
+    """Bytes of memory of ``processes`` together (PSS, see ``tree_memory``)."""
+    return tree_memory(processes)[0]
 
 
 def tree_reading(name: str, pid: int) -> ResourceReading | None:
-    """Cumulative CPU seconds and current RSS of ``pid`` and its descendants (None if gone)."""
+    """Cumulative CPU seconds and current memory (PSS bytes) of ``pid`` and its descendants (None if gone)."""
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return None
     cpu = 0.0
-    rss = 0
     for process in processes:
         try:
             times = process.cpu_times()
             cpu += times.user + times.system
-            rss += process.memory_info().rss
         except psutil.Error:
             continue
-    return ResourceReading(name=name, time=time.time(), cpu_seconds=cpu, rss_bytes=rss)
+    return ResourceReading(name=name, time=time.time(), cpu_seconds=cpu, rss_bytes=tree_memory_bytes(processes))
 
 
 @dataclass
