@@ -473,3 +473,12 @@ def test_gate_json_written_by_bench_gate_renders(tmp_path: Path) -> None:
     assert 'Gate: <span class="badge bad">FAIL</span>' in answer
     assert "regression against baseline smoke (run r1)" in answer
     assert "p95 is 250ms, needs &lt; 200ms" in answer
+
+
+def test_bench_report_on_a_run_killed_before_any_target_finished(tmp_path: Path) -> None:
+    run_dir = copy_fixture(tmp_path)
+    edit_results(run_dir, lambda r: r.update(targets={}, finished_at=None))
+    outcome = CliRunner().invoke(cli, ["report", str(run_dir)])
+    assert outcome.exit_code == 0, outcome.output
+    assert "no target finished" in (run_dir / "index.html").read_text(encoding="utf-8")
+    assert "no target finished" in (run_dir / "summary.md").read_text(encoding="utf-8")
