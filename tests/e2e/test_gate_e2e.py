@@ -61,6 +61,8 @@ def test_generous_gate_passes_and_an_impossible_one_fails_with_junit(tmp_path: P
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert "archbench gate: PASS" in done.stdout
     assert done.stdout.count("PASS ") >= len(GENEROUS)
+    gated = json.loads((run_dir / "gate.json").read_text())  # what the report shows
+    assert (gated["status"], gated["exit_code"], len(gated["checks"])) == ("PASS", 0, len(GENEROUS))
 
     # the same run, gated again with a baseline saved from itself: no regression
     saved = bench("baseline", "save", str(run_dir), "--dir", str(tmp_path / "baselines"), cwd=tmp_path)
@@ -74,6 +76,7 @@ def test_generous_gate_passes_and_an_impossible_one_fails_with_junit(tmp_path: P
     done, run_dir = smoke_run(tmp_path / "b", impossible)
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-5000:]
     assert "archbench gate: FAIL" in done.stdout
+    assert json.loads((run_dir / "gate.json").read_text())["status"] == "FAIL"
 
     junit = tmp_path / "gate-junit.xml"
     gated = bench("gate", str(run_dir), "--threshold", IMPOSSIBLE[0], "--junit", str(junit), cwd=tmp_path)
