@@ -339,14 +339,6 @@ def check_machine(config: Config, available: frozenset[int] | None = None,
             raise ConfigError(f"{origin}: {error}") from None
 
 
-def check_profile(profile: Profile, where: str = "profile") -> None:
-    """Fail unless ``profile`` has stages and a warm-up shorter than its load (seconds).
-
-    For profiles changed after loading (``--users``, ``--duration``); ``where`` names it.
-    """
-    _check_profile(profile, _Source("", {}), where)
-
-
 def config_to_dict(config: Config) -> dict[str, Any]:
     """The resolved configuration as plain JSON-able data (for results.json)."""
     return dataclasses.asdict(config)

@@ -81,3 +81,26 @@ def test_verify_url_needs_the_admin_password() -> None:
     result = _bench("verify", "--url", "http://127.0.0.1:9")
     assert result.returncode == 2
     assert "--admin-password" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_with_a_cpu_set_the_machine_lacks_exits_2_before_anything_starts(tmp_path: Path) -> None:
+    config = _config(tmp_path, "[cpu]\ntarget_cpus = '999'\n")
+    result = _bench("run", "monolith", "--config", config, "--out", str(tmp_path / "reports"))
+    assert result.returncode == 2, result
+    assert "cpu.target_cpus = '999' names CPU(s) [999] that this machine does not offer" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "reports").exists()  # refused at load: no run directory
+
+
+def test_run_with_an_out_of_range_value_exits_2_naming_key_and_range(tmp_path: Path) -> None:
+    result = _bench("run", "monolith", "--config", _config(tmp_path, "[prices]\nvcpu_hour = -0.04\n"))
+    assert result.returncode == 2, result
+    assert "prices.vcpu_hour: -0.04 is out of range; valid range: >= 0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_profile_from_the_flag_names_the_flag(tmp_path: Path) -> None:
+    result = _bench("run", "monolith", "--profile", "nope", "--config", _config(tmp_path, ""))
+    assert result.returncode == 2, result
+    assert "--profile nope: unknown profile 'nope'; valid profiles: quick" in result.stderr
+    assert "run.profile" not in result.stderr
