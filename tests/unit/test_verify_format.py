@@ -8,14 +8,8 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.backends.base import Instance
+from harness.contract import CheckResult as Check  # the record bench verify formats
 from harness.verify import Verification, format_deployment, format_summary, render_checks
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 def _render(table: object) -> str:
