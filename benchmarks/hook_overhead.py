@@ -23,7 +23,8 @@ from pathlib import Path
 
 from harness.backends import deploy_settings, get_backend
 from harness.config import Profile, Stage, load_config
-from harness.load import LoadPlan, locust_command, usable_cpus
+from harness.cpus import check_cpu_list
+from harness.load import LoadPlan, locust_command
 from harness.registry import get_topology
 from harness.seed import seed_target
 from scenarios.settings import ENV_VAR, ScenarioSettings
@@ -35,7 +36,7 @@ def one_run(plan: LoadPlan, hook: bool, directory: Path) -> tuple[float, int, fl
     path = directory / "scenario.json"
     path.write_text(settings.to_json(), encoding="utf-8")
     prefix = directory / "stats"
-    cpus = usable_cpus(plan.generator_cpus)
+    cpus = check_cpu_list(plan.generator_cpus, "cpu.generator_cpus")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [*locust_command(plan), "--csv", str(prefix)], env={**os.environ, ENV_VAR: str(path)},
