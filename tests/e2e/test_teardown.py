@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -145,3 +146,42 @@ def _running(processes: dict[int, psutil.Process]) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return alive
+
+
+@pytest.mark.timeout(300)
+def test_locust_and_its_workers_die_with_a_sigkilled_bench_run(private_tmp: Path, tmp_path: Path) -> None:
+    """Issue 11.7: Locust (master and --processes workers) must not outlive a SIGKILLed run."""
+    from harness.measure import live_samples_pattern
+
+    config = (PROJECT_ROOT / "bench.toml").read_text(encoding="utf-8")
+    assert config.count("generator_processes = 1") == 1
+    config_path = tmp_path / "bench.toml"
+    config_path.write_text(config.replace("generator_processes = 1", "generator_processes = 2"), encoding="utf-8")
+    out = tmp_path / "reports"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from harness.cli import main; main()", "run", "monolith", "--profile", "smoke",
+         "--backend", "local", "--duration", "120s", "--config", str(config_path), "--out", str(out)],
+        cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(private_tmp)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    generators: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and len(generators) < 3:
+            assert proc.poll() is None, "bench run ended before its load ran"
+            time.sleep(0.5)
+            if next(iter(out.glob(live_samples_pattern("monolith"))), None) is not None:
+                generators = [p for p in _running({c.pid: c for c in psutil.Process(proc.pid).children(recursive=True)})
+                              if "locust" in " ".join(p.cmdline())]
+        assert len(generators) >= 3, "expected a Locust master and two workers"  # noqa: PLR2004
+        proc.kill()  # no teardown runs: the parent-death signals must reach every generator
+        proc.wait(timeout=30)
+        _, alive = psutil.wait_procs(generators, timeout=10)
+        assert _still_running(alive) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for process in generators:  # never leave a generator behind, even when the test fails
+            with contextlib.suppress(psutil.Error):
+                process.kill()
