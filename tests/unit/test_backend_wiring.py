@@ -64,7 +64,7 @@ def test_service_environment_carries_secrets_wiring_and_static_env() -> None:
     assert env["WORKERS"] == "3"
     assert env["TOKEN_SECRET"] == "tok" and env["INTERNAL_SECRET"] == "int"
     assert env["ADMIN_PASSWORD"] == "adm"
-    assert env["DATABASE_URL"].endswith(f"127.0.0.1:{wiring.ports['postgres']}/orders")
+    assert env["DATABASE_URL"].endswith(f"127.0.0.1:{wiring.ports['orders-db']}/orders")  # its own server
     assert env["CATALOG_URL"] == f"http://127.0.0.1:{wiring.ports['catalog']}"
     assert env["SERVICE_NAME"] == "orders"
 
