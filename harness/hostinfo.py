@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import subprocess
 from typing import Any
 
@@ -22,8 +23,31 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def docker_socket_reachable(timeout_s: float = 1.0) -> bool:
+    """False when ``DOCKER_HOST`` (default ``unix:///var/run/docker.sock``) is a unix socket that refuses us.
+
+    Ask this before the Docker SDK: its unix transport (``docker/transport/unixconn.py``)
+    never closes the socket it made when ``connect`` fails, so on a machine without an
+    engine every SDK call leaks one (a ResourceWarning; an error under pytest's
+    warnings-as-errors). Our probe socket is always closed. Other hosts (tcp, ssh) are not
+    judged here: True.
+    """
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        return True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout_s)
+        try:
+            probe.connect(host.removeprefix("unix://"))
+        except OSError:
+            return False
+    return True
+
+
 def docker_version(timeout_s: float = 3.0) -> str | None:
     """The Docker engine's server version if an engine answers, else None."""
+    if not docker_socket_reachable(timeout_s):
+        return None
     try:
         import docker
 
