@@ -25,7 +25,7 @@ from harness.errors import EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_OK, BenchError
 from harness.gate.baseline import Baseline
 from harness.gate.noise import BIN_RATIO, Comparison, WindowHistograms, compare_quantiles
 from harness.gate.thresholds import METRICS, Threshold, format_metric_value, parse_thresholds
-from harness.results import Results, TargetResult
+from harness.results import Results, TargetResult, integrity_checked
 
 Verdict = Literal["pass", "fail", "error"]
 CheckKind = Literal["threshold", "regression", "gate"]
@@ -161,6 +161,9 @@ def _measured(threshold: Threshold, name: str, target: TargetResult) -> float | 
     metric = threshold.metric
     integrity: Mapping[str, Any] = target.get("integrity") or {}
     if metric.source == "integrity":
+        if "integrity" in target and not integrity_checked(target["integrity"]):
+            reasons = "; ".join(str(r) for r in integrity.get("reasons") or []) or "no reason recorded"
+            return f"the integrity of {name} was not checked ({reasons}), so {metric.name} is unknown"
         if int(integrity.get("acknowledged", 0)) == 0:
             return "no acknowledged orders to check"
         return float(integrity[metric.key])

@@ -308,3 +308,15 @@ def test_gate_json_names_every_check_with_units() -> None:
     }
     assert document["checks"][1]["detail"] == "p95 is 250ms, needs < 200ms"
     assert (document["checks"][2]["limit"], document["checks"][2]["value"]) == ("1%", "0%")
+
+
+def test_integrity_metrics_of_an_unchecked_record_could_not_be_evaluated() -> None:
+    # before: float(None) raised a TypeError on an interrupted run's integrity record
+    unchecked = target("monolith")
+    unchecked["integrity"].update(found=None, lost=None, not_final=None, ok=False, checked=False,
+                                  reasons=["not checked: interrupted (SIGTERM) before the orders were reconciled"])
+    checks = evaluate(results(monolith=unchecked), "lost == 0", "not_final == 0", "p95 < 2s")
+    assert [c.verdict for c in checks] == ["error", "error", "pass"]
+    assert "not checked: interrupted (SIGTERM)" in checks[0].detail
+    assert checks[0].detail.startswith("could not evaluate: the integrity of monolith was not checked")
+    assert gate_exit_code(checks) == 2
