@@ -125,21 +125,34 @@ def format_integrity(result: TargetResult) -> str:
     return f"integrity {verdict} ({integrity['acknowledged']} orders, {integrity['lost']} lost)"
 
 
-def _print_outcome(context: RunContext, result: TargetResult) -> None:
-    console = context.console
+def outcome_lines(result: TargetResult) -> list[str]:
+    """The console lines (rich markup) that close one target: the summary, then each reason.
+
+    A failed integrity check is red; an integrity record that was not checked is neither a
+    failure nor ok, so its reason is a yellow "integrity not checked: <reason>" line.
+    """
     summary = result["summary"]
     p95 = summary["p95_ms"]
-    console.print(
+    lines = [
         f"  {result['target']}: {summary['requests']} requests, {summary['rps']:.0f} req/s, "
         f"p95 {'–' if p95 is None else f'{p95:.1f} ms'}, errors {summary['error_rate']:.2%}; "
         f"{format_integrity(result)}"
-    )
-    for reason in result["integrity"]["reasons"]:
-        console.print(f"  [red]integrity: {reason}[/red]")
-    for reason in result["valid"]["reasons"]:
-        console.print(f"  [yellow]invalid: {reason}[/yellow]")
+    ]
+    integrity = result["integrity"]
+    if integrity_checked(integrity):
+        lines += [f"  [red]integrity: {reason}[/red]" for reason in integrity["reasons"]]
+    else:
+        lines += [f"  [yellow]integrity {reason if reason.startswith('not checked') else f'not checked: {reason}'}"
+                  "[/yellow]" for reason in integrity["reasons"] or ["no reason recorded"]]
+    lines += [f"  [yellow]invalid: {reason}[/yellow]" for reason in result["valid"]["reasons"]]
     if result["generator"]["bound"]:
-        console.print(f"  [bold yellow]generator-bound: {result['generator']['reason']}[/bold yellow]")
+        lines.append(f"  [bold yellow]generator-bound: {result['generator']['reason']}[/bold yellow]")
+    return lines
+
+
+def _print_outcome(context: RunContext, result: TargetResult) -> None:
+    for line in outcome_lines(result):
+        context.console.print(line)
 
 
 def _write_reports(context: RunContext) -> None:

@@ -20,6 +20,7 @@ from harness.report.model import (
     ReportData,
     fmt,
     headline,
+    integrity_verdict,
     no_target_reason,
     not_measured,
     usd,
@@ -43,7 +44,8 @@ def environment() -> jinja2.Environment:
                        claim_range=claim_range, claim_value=claim_value, verdict_class=verdict_class,
                        resource_of=resource_of, format_time=_defined(firstscreen.format_time),
                        format_cpus=_defined(firstscreen.format_cpus),
-                       format_profile=_defined(firstscreen.format_profile))
+                       format_profile=_defined(firstscreen.format_profile),
+                       integrity_verdict=_defined(integrity_verdict))
     return env
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -86,6 +87,30 @@ def interruption(target: TargetResult) -> str:
     return next((str(r) for r in reasons if "interrupted" in str(r).lower()), "")
 
 
+def integrity_verdict(integrity: Mapping[str, Any] | None) -> dict[str, str]:
+    """How a target's integrity record reads in the reports (pure).
+
+    ``state``: "ok", "failed", "unchecked" (``checked`` false: nothing was reconciled, which
+    is neither a failure nor ok) or "absent"; ``text``: "ok", "FAILED (3 lost)" or
+    "not checked: <reason>"; ``reason``: why it failed or was not checked ("" otherwise);
+    ``class``: the badge class (ok, bad, neutral).
+    """
+    if not integrity:
+        return {"state": "absent", "text": "not measured", "reason": "", "class": "neutral"}
+    reasons = [str(r) for r in integrity.get("reasons") or []]
+    if not integrity.get("checked", True):  # files written before `checked` existed were checked
+        why = "; ".join(r.removeprefix(_UNCHECKED) for r in reasons) or "no reason recorded"
+        return {"state": "unchecked", "text": f"{_UNCHECKED}{why}", "reason": why, "class": "neutral"}
+    lost = int(integrity.get("lost") or 0)
+    if integrity.get("ok", True) and not lost:
+        return {"state": "ok", "text": "ok", "reason": "", "class": "ok"}
+    return {"state": "failed", "text": f"FAILED ({lost} lost)",
+            "reason": "; ".join(reasons) or "no reason recorded", "class": "bad"}
+
+
+_UNCHECKED = "not checked: "
+
+
 def not_measured(target: TargetResult) -> dict[str, str]:
     """Why a section of ``target`` has no data: section -> "not measured: <why>" (absent: has data)."""
     cut = interruption(target)
@@ -102,6 +127,8 @@ def not_measured(target: TargetResult) -> dict[str, str]:
     integrity = target.get("integrity") or {}
     if not integrity:
         absent["integrity"] = f"not measured: no integrity check recorded{why}"
+    elif not integrity.get("checked", True):
+        absent["integrity"] = integrity_verdict(integrity)["text"]
     elif not integrity.get("ok", True) and not integrity.get("acknowledged") and integrity.get("reasons"):
         absent["integrity"] = f"not measured: {'; '.join(str(r) for r in integrity['reasons'])}"
     if not target.get("cost"):
@@ -137,9 +164,11 @@ def warnings_for(results: Results, targets: dict[str, TargetResult], missing: li
         if lost:
             found.append({"level": "error", "target": name,
                           "text": f"LOST WRITES: {lost} acknowledged order(s) not found in the store"})
-        if integrity and not integrity.get("ok", True):
-            reasons = "; ".join(integrity.get("reasons") or []) or "no reason recorded"
-            found.append({"level": "error", "target": name, "text": f"integrity check failed: {reasons}"})
+        verdict = integrity_verdict(integrity)
+        if verdict["state"] == "unchecked":  # not a failure: the validity says what it means
+            found.append({"level": "warning", "target": name, "text": f"integrity {verdict['text']}"})
+        elif verdict["state"] == "failed" and not integrity.get("ok", True):
+            found.append({"level": "error", "target": name, "text": f"integrity check failed: {verdict['reason']}"})
         not_final = int(integrity.get("not_final") or 0)
         if not_final:
             found.append({"level": "warning", "target": name,
@@ -264,7 +293,7 @@ def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
         integrity = target.get("integrity") or {}
         valid = target.get("valid") or {"ok": True, "reasons": []}
         budget = target.get("cpu_budget") or {}
-        lost = int(integrity.get("lost") or 0)
+        verdict = integrity_verdict(integrity) if integrity else integrity_verdict({"ok": True})
         rows.append({
             "target": name,
             "backend": str(target.get("backend", "")),
@@ -277,8 +306,9 @@ def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
             "cpu_budget": f"target {format_cpus(budget.get('target_cpus'))} / "
                           f"generator {format_cpus(budget.get('generator_cpus'))}",
             "per_million": usd((target.get("cost") or {}).get("provisioned", {}).get("per_million_usd")),
-            "integrity": "ok" if integrity.get("ok", True) and not lost else f"FAILED ({lost} lost)",
-            "integrity_ok": "1" if integrity.get("ok", True) and not lost else "",
+            "integrity": verdict["text"],
+            "integrity_ok": "1" if verdict["state"] == "ok" else "",
+            "integrity_class": verdict["class"],
             "validity": "valid" if valid.get("ok", True) else "INVALID",
             "validity_ok": "1" if valid.get("ok", True) else "",
             "generator_bound": "1" if (target.get("generator") or {}).get("bound") else "",

@@ -482,3 +482,20 @@ def test_bench_report_on_a_run_killed_before_any_target_finished(tmp_path: Path)
     assert outcome.exit_code == 0, outcome.output
     assert "no target finished" in (run_dir / "index.html").read_text(encoding="utf-8")
     assert "no target finished" in (run_dir / "summary.md").read_text(encoding="utf-8")
+
+
+def test_an_unchecked_integrity_reads_not_checked_not_failed(tmp_path: Path) -> None:
+    # before: checked false (interrupted, or no order acknowledged) read "integrity check failed"
+    from harness.integrity import integrity_unchecked
+
+    run_dir = copy_fixture(tmp_path)
+    results = edit_results(run_dir, lambda r: r["targets"]["monolith"].__setitem__(
+        "integrity", integrity_unchecked(1000, "interrupted (SIGTERM) before the orders were reconciled")))
+    reports = render_run_report(results, run_dir)  # type: ignore[arg-type]
+    html, markdown = reports["index.html"], reports["summary.md"]
+    why = "not checked: interrupted (SIGTERM) before the orders were reconciled"
+    assert "integrity check failed" not in html and "integrity check failed" not in markdown
+    assert f"integrity {why}" in section(html, "warnings")
+    assert f'<span class="badge neutral">{why}</span>' in section(html, "headline")
+    assert '<span class="badge neutral">not checked</span> interrupted (SIGTERM)' in section(html, "integrity")
+    assert f"| {why} |" in markdown and "FAILED" not in markdown

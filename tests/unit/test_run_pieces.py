@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -285,3 +286,20 @@ def test_scenario_settings_come_from_config_and_survive_json() -> None:
     assert settings.weights["place_order"] == config.scenario.place_order
     assert settings.stages == profile.stages and settings.rate == profile.rate
     assert ScenarioSettings.from_dict(json.loads(settings.to_json())) == settings
+
+
+def test_the_console_outcome_of_an_unchecked_integrity_is_not_a_failure() -> None:
+    # before: "[red]integrity: not checked: ..." read as a failed integrity check
+    from harness.integrity import integrity_unchecked
+    from harness.run import outcome_lines
+
+    summary = {"requests": 10, "rps": 5.0, "p95_ms": 12.0, "error_rate": 0.0}
+    result: Any = {"target": "monolith", "summary": summary, "valid": {"ok": True, "reasons": []},
+                   "generator": {"bound": False, "reason": None},
+                   "integrity": integrity_unchecked(1000, "interrupted (SIGTERM)")}
+    lines = outcome_lines(result)
+    assert lines[1] == "  [yellow]integrity not checked: interrupted (SIGTERM)[/yellow]"
+    assert not any("[red]" in line or "FAILED" in line for line in lines)
+    result["integrity"] = {**result["integrity"], "checked": True, "lost": 3, "found": 997,
+                           "reasons": ["3 acknowledged orders missing"]}
+    assert outcome_lines(result)[1] == "  [red]integrity: 3 acknowledged orders missing[/red]"
