@@ -16,7 +16,11 @@ from typing import Any
 import numpy as np
 
 from harness.config import Config
+from harness.cpus import parse_cpu_list
+from harness.errors import ConfigError
 from harness.results import TargetResult
+from scenarios import plan
+from scenarios.plan import Stage
 
 SATURATED = 0.9  # CPU busy fraction (of a cpuset or a service's limit) read as "saturated"
 ORDER_ENDPOINT = "POST /orders"
@@ -41,21 +45,23 @@ def format_time(value: Any) -> str:
 
 
 def cpu_numbers(cpuset: Any) -> list[int] | None:
-    """CPU numbers of a cpuset string ("1", "0-1", "0,2-3"); None when unpinned or unreadable."""
-    text = str(cpuset or "").replace(" ", "")
-    if not text:
+    """CPU numbers of a cpuset string ("1", "0-1", "0,2-3"); None when unpinned or unreadable.
+
+    Parsed by ``harness.cpus.parse_cpu_list``, so a CPU list means here what it meant to
+    the run; a report never raises on an odd recorded value, it shows it as written.
+    """
+    try:
+        cpus = parse_cpu_list(str(cpuset or ""))
+    except ConfigError:
         return None
-    cpus: set[int] = set()
-    for part in text.split(","):
-        first, dash, last = part.partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
-            return None
-        cpus.update(range(int(first), int(last if dash else first) + 1))
-    return sorted(cpus)
+    return sorted(cpus) or None
 
 
 def format_cpus(cpuset: Any) -> str:
-    """A cpuset for people: ``core 1``, ``cores 0-1``, ``cores 0,2``; ``unpinned`` when empty."""
+    """A cpuset for people: ``core 1``, ``cores 0-1``, ``cores 0,2``; ``unpinned`` when empty.
+
+    Several cores are shown as the run recorded them ("0-1" stays "0-1"), not re-formatted.
+    """
     numbers = cpu_numbers(cpuset)
     if numbers is None:
         return "unpinned" if not str(cpuset or "").strip() else f"cores {cpuset}"
@@ -69,12 +75,33 @@ def _seconds(value: Any) -> str:
     return f"{seconds:g} s"
 
 
+def stage_of(record: Mapping[str, Any]) -> Stage:
+    """A results.json stage record as ``scenarios.plan.Stage`` (tolerant: missing keys are 0).
+
+    Results so far store ``{"duration_s", "users", "spawn_rate"}``; ``Stage``'s own JSON
+    form (``{"duration", "users", "spawn_rate", "rate"}``) is read too. A missing spawn
+    rate ramps in one second, as Locust does with a spawn rate of the user count.
+    """
+    users = int(record.get("users") or 0)
+    duration = record.get("duration_s", record.get("duration"))
+    return Stage(duration=float(duration or 0.0), users=users,
+                 spawn_rate=float(record.get("spawn_rate") or users or 1.0), rate=float(record.get("rate") or 0.0))
+
+
+def stages_of(profile: Mapping[str, Any] | None) -> tuple[Stage, ...]:
+    """The stages of a results.json profile record (``()`` when none are recorded)."""
+    return tuple(stage_of(record) for record in (profile or {}).get("stages") or [] if isinstance(record, Mapping))
+
+
+def _format_stage(stage: Stage) -> str:
+    if stage.rate > 0:
+        return f"{stage.rate:,.6g} req/s for {_seconds(stage.duration)}"
+    return f"{stage.users} users (spawn {stage.spawn_rate:g}/s) for {_seconds(stage.duration)}"
+
+
 def format_stages(profile: Mapping[str, Any]) -> str:
     """The load shape: ``20 users (spawn 10/s) for 23 s`` per stage, joined by ``, then``."""
-    stages = profile.get("stages") or []
-    parts = [f"{int(s.get('users') or 0)} users (spawn {float(s.get('spawn_rate') or 0):g}/s) "
-             f"for {_seconds(s.get('duration_s'))}" for s in stages]
-    return ", then ".join(parts) or "no stages recorded"
+    return ", then ".join(_format_stage(stage) for stage in stages_of(profile)) or "no stages recorded"
 
 
 def format_profile(profile: Mapping[str, Any] | None) -> str:
@@ -117,8 +144,7 @@ def load_context(targets: Mapping[str, TargetResult], config: Config) -> str:
     if profile is None:
         return f"load profile not recorded · task mix: {task_mix(config)}"
     rate = float(profile.get("rate") or 0.0)
-    stages = profile.get("stages") or []
-    peak = max((int(s.get("users") or 0) for s in stages), default=0)
+    peak = max((stage.users for stage in stages_of(profile)), default=0)
     model = (f"open model, arrival rate {rate:,.6g} req/s (at most {peak} users)" if rate > 0
              else f"closed loop, {peak} users, no think time")
     measured = [float(t.get("duration_s") or 0.0) for t in targets.values()]
@@ -136,7 +162,7 @@ def _little(target: TargetResult) -> str:
     profile = target.get("profile") or {}
     if float(profile.get("rate") or 0.0) > 0:
         return ""
-    users = max((int(s.get("users") or 0) for s in profile.get("stages") or []), default=0)
+    users = max((stage.users for stage in stages_of(profile)), default=0)
     rps = float((target.get("summary") or {}).get("rps") or 0.0)
     if not users or rps <= 0:
         return ""
@@ -273,22 +299,10 @@ def _order_note(ack: Mapping[str, Any], integrity: Mapping[str, Any], final: Map
 # -- users over time ----------------------------------------------------------------------
 
 
-def planned_users(stages: Sequence[Mapping[str, Any]], seconds: int) -> list[float]:
-    """Users the profile's ``stages`` (results.json form: duration_s, users, spawn_rate) ask for
-    at each whole second 0..seconds-1, ramping at each stage's spawn rate; 0 after the last stage."""
-    ends = np.cumsum([float(s.get("duration_s") or 0.0) for s in stages])
-    plan: list[float] = []
-    current = 0.0
-    for second in range(seconds):
-        index = int(np.searchsorted(ends, second, side="right"))
-        if index >= len(stages):
-            current = 0.0
-        else:
-            wanted = float(stages[index].get("users") or 0)
-            step = float(stages[index].get("spawn_rate") or wanted or 1.0)
-            current = min(wanted, current + step) if current < wanted else max(wanted, current - step)
-        plan.append(current)
-    return plan
+def planned_users(stages: Sequence[Mapping[str, Any]], seconds: int) -> list[int]:
+    """Users the profile's ``stages`` (results.json records, see ``stage_of``) ask for at each
+    whole second 0..seconds-1: ``scenarios.plan.planned_users``, the run's own plan."""
+    return plan.planned_users([stage_of(record) for record in stages], seconds)
 
 
 def users_over_time(target: TargetResult, seconds: Sequence[float], recorded: Sequence[float] | None) -> np.ndarray:
@@ -296,11 +310,11 @@ def users_over_time(target: TargetResult, seconds: Sequence[float], recorded: Se
     else the plan derived from the profile's stages (ramping at each stage's spawn rate)."""
     if recorded is not None and len(recorded) == len(seconds) and np.nansum(np.asarray(recorded, float)) > 0:
         return np.asarray(recorded, dtype=float)
-    stages = (target.get("profile") or {}).get("stages") or []
+    stages = stages_of(target.get("profile"))
     if not stages or not len(seconds):
         return np.zeros(len(seconds))
-    plan = planned_users(stages, int(max(seconds)) + 1)
-    return np.asarray([plan[min(max(int(t), 0), len(plan) - 1)] for t in seconds], dtype=float)
+    planned = plan.planned_users(stages, int(max(seconds)) + 1)
+    return np.asarray([planned[min(max(int(t), 0), len(planned) - 1)] for t in seconds], dtype=float)
 
 
 # -- gate ---------------------------------------------------------------------------------

@@ -499,3 +499,18 @@ def test_an_unchecked_integrity_reads_not_checked_not_failed(tmp_path: Path) -> 
     assert f'<span class="badge neutral">{why}</span>' in section(html, "headline")
     assert '<span class="badge neutral">not checked</span> interrupted (SIGTERM)' in section(html, "integrity")
     assert f"| {why} |" in markdown and "FAILED" not in markdown
+
+
+def test_stages_of_either_results_shape_use_the_runs_own_plan() -> None:
+    # before: firstscreen walked stages itself and read only "duration_s" (a Stage-shaped
+    # record planned 0 users) and parsed CPU lists itself ("3-1" raised an IndexError)
+    from harness.report.firstscreen import format_stages, stage_of
+    from scenarios.plan import Stage
+
+    old = {"duration_s": 3, "users": 20, "spawn_rate": 10}
+    new = {"duration": 3, "users": 20, "spawn_rate": 10, "rate": 0}
+    assert stage_of(old) == stage_of(new) == Stage(duration=3.0, users=20, spawn_rate=10.0)
+    assert planned_users([new], 4) == planned_users([old], 4) == [10, 20, 20, 0]
+    assert format_stages({"stages": [{"duration": 60, "rate": 500, "users": 0, "spawn_rate": 1}]}) == \
+        "500 req/s for 60 s"
+    assert format_cpus("3-1") == "cores 3-1" and format_cpus(" 1 , 3") == "cores 1,3"
