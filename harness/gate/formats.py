@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -20,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness._markdown import escape_md
 from harness.gate.evaluate import Check, gate_exit_code, gate_outcome
 
 GATE_SCHEMA = "archbench/gate@1"
@@ -66,12 +66,11 @@ def format_junit(checks: Sequence[Check], *, suite: str = "archbench gate") -> s
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _md(text: str) -> str:
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
-
-
 def format_gate_markdown(checks: Sequence[Check]) -> str:
-    """A Markdown section (for ``$GITHUB_STEP_SUMMARY``): outcome line and a table of checks."""
+    """A Markdown section (for ``$GITHUB_STEP_SUMMARY``): outcome line and a table of checks.
+
+    Markdown is not HTML: ``p95 < 200ms`` is written as is (``harness._markdown.escape_md``).
+    """
     icon = {"pass": "✅ pass", "fail": "❌ fail", "error": "⚠️ error"}
     counted = {v: sum(c.verdict == v for c in checks) for v in ("pass", "fail", "error")}
     lines = [
@@ -84,7 +83,7 @@ def format_gate_markdown(checks: Sequence[Check]) -> str:
     ]
     for check in checks:
         cells = (icon[check.verdict], check.scope, check.name, check.value, check.limit, check.detail)
-        lines.append("| " + " | ".join(_md(cell) for cell in cells) + " |")
+        lines.append("| " + " | ".join(escape_md(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

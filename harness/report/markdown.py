@@ -1,17 +1,15 @@
 """summary.md: the headline table and the verdicts in GitHub-flavoured Markdown.
 
 Markdown is not HTML: plain text such as ``93.5% >= 90%`` or ``a < b`` is written as
-is. Only what GitHub would read as markup is neutralised: pipes and newlines (they
-break a table), backticks, and text holding an HTML tag or an entity (``<script>``,
-``&amp;``), which is HTML-escaped so it shows literally.
+is; ``escape_md`` (``harness._markdown``, shared with the gate's step summary) neutralises
+only what GitHub would read as markup.
 """
 
 from __future__ import annotations
 
-import html
-import re
 from typing import Any
 
+from harness._markdown import escape_md
 from harness.report import firstscreen
 from harness.report.model import (
     ReportData,
@@ -23,16 +21,7 @@ from harness.report.model import (
     warnings_for,
 )
 
-_MARKUP = re.compile(r"<[A-Za-z/!?]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
-
-
-def escape_md(value: Any) -> str:
-    """Text safe inside a Markdown table cell: pipes, newlines and backticks neutralised; text
-    that GitHub would render as HTML (a tag or an entity) HTML-escaped, other text left as is."""
-    text = str(value)
-    if _MARKUP.search(text):
-        text = html.escape(text, quote=False)
-    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ").replace("`", "\\`")
+__all__ = ["escape_md", "render_markdown", "table"]
 
 
 def table(headers: list[str], rows: list[list[str]], numeric: set[int] | None = None) -> list[str]:

@@ -209,7 +209,8 @@ def test_markdown_has_outcome_counts_and_escaped_rows() -> None:
     assert lines[0] == "### archbench gate: FAIL"
     assert "1 passed, 1 failed, 0 could not be evaluated." in text
     assert lines[4] == "| verdict | scope | check | value | limit | detail |"
-    assert "| ✅ pass | monolith | p95 &lt; 200ms | 150ms | &lt; 200ms |  |" in lines
+    # Markdown is not HTML: "<" stays "<" (was "&lt;", issue 10 item 7); a tag is still escaped
+    assert "| ✅ pass | monolith | p95 < 200ms | 150ms | < 200ms |  |" in lines
     assert "a\\|b &lt;script&gt;" in text and "<script>" not in text
     # every table row has the same number of unescaped cell separators
     rows = [line for line in lines if line.startswith("|")]
@@ -320,3 +321,13 @@ def test_integrity_metrics_of_an_unchecked_record_could_not_be_evaluated() -> No
     assert "not checked: interrupted (SIGTERM)" in checks[0].detail
     assert checks[0].detail.startswith("could not evaluate: the integrity of monolith was not checked")
     assert gate_exit_code(checks) == 2
+
+
+def test_markdown_summary_uses_the_reports_escaping() -> None:
+    from harness.report.markdown import escape_md
+
+    failed = Check("p95 < 200ms", "monolith GET /x?a=1&b=2", "250ms", "< 200ms", "fail",
+                   "p95 is 250ms, needs < 200ms")
+    text = format_gate_markdown([failed])
+    assert "&lt;" not in text and "&amp;" not in text and "needs < 200ms" in text
+    assert escape_md("x `y` &amp;") in format_gate_markdown([check("pass", scope="x `y` &amp;")])
