@@ -9,6 +9,11 @@ interpolation between closest ranks (numpy's default ``method="linear"``, Hyndma
 type 7): for ``n`` sorted values ``x`` and quantile ``q``, ``h = (n - 1) q`` and the
 result is ``x[floor(h)] + (h - floor(h)) (x[floor(h) + 1] - x[floor(h)])``. All latencies
 (successes and failures) count, as Locust does.
+
+Which start a latency is measured from: closed-model runs from the moment the request
+was sent; open-model runs from the moment the schedule intended it to be sent (response
+time, corrected for coordinated omission), with the time from the actual send kept as
+``service_*`` (service time).
 """
 
 from __future__ import annotations
@@ -235,14 +240,77 @@ class Analysis:
 
 def analyse(
     samples: pd.DataFrame, window: Window, *, min_requests: int, max_error_rate: float,
-    users: Sequence[int] | None = None,
+    users: Sequence[int] | None = None, dropped_s: np.ndarray | None = None,
 ) -> Analysis:
-    """Warm-up cut, totals, per-endpoint table, 1-second series and validity."""
-    kept = measured(samples, window)
+    """Warm-up cut, totals, per-endpoint table, 1-second series and validity.
+
+    Open-model samples (``intended_s`` set) are measured from their intended start:
+    the window takes the requests *meant* to start in it, and every latency figure is
+    the response time a user would see (corrected for coordinated omission, as wrk2
+    does); the service time from the actual send is added as ``service_*`` keys, with
+    the generator's send lag and the arrivals it dropped (``dropped_s``: their intended
+    start times). Closed-model samples keep latency from the actual send.
+    """
+    open_model = is_open_model_samples(samples)
+    view = response_time_view(samples) if open_model else samples
+    kept = measured(view, window)
     summary, endpoints = endpoint_table(kept, window.duration_s)
+    if open_model:
+        _add_service_time(summary, endpoints, measured_by_intent(samples, window), window)
+        intended = np.asarray(dropped_s if dropped_s is not None else [], dtype=np.float64)
+        summary["dropped"] = int(np.sum((intended >= window.start_s) & (intended < window.end_s)))
     series = timeseries(kept, window, users)
     valid = validate(summary, min_requests=min_requests, max_error_rate=max_error_rate)
     return Analysis(window=window, summary=summary, endpoints=endpoints, timeseries=series, valid=valid)
+
+
+def is_open_model_samples(samples: pd.DataFrame) -> bool:
+    """Whether ``samples`` carry intended start times (an open-model run)."""
+    return "intended_s" in samples and bool(samples["intended_s"].notna().any())
+
+
+def response_time_view(samples: pd.DataFrame) -> pd.DataFrame:
+    """Samples re-timed to their intended start: ``start_s`` = intended, ``latency_ms`` from it.
+
+    Requests without an intended time (log-ins before the schedule) keep their own.
+    """
+    intended = samples["intended_s"].to_numpy(dtype=np.float64)
+    start = samples["start_s"].to_numpy(dtype=np.float64)
+    latency = samples["latency_ms"].to_numpy(dtype=np.float64)
+    has = np.isfinite(intended)
+    view = samples.copy(deep=False)
+    view["start_s"] = np.where(has, intended, start)
+    view["latency_ms"] = np.where(has, (start - intended) * 1000.0 + latency, latency)
+    return view
+
+
+def measured_by_intent(samples: pd.DataFrame, window: Window) -> pd.DataFrame:
+    """The same requests as the response-time view keeps, with their service-time columns."""
+    intended = samples["intended_s"].to_numpy(dtype=np.float64)
+    start = np.where(np.isfinite(intended), intended, samples["start_s"].to_numpy(dtype=np.float64))
+    return samples.loc[(start >= window.start_s) & (start < window.end_s)]
+
+
+def _add_service_time(summary: LatencyStats, endpoints: list[LatencyStats], kept: pd.DataFrame,
+                      window: Window) -> None:  # fmt: skip
+    """Copy service-time figures (from the actual send) in as ``service_*``, and the send lag."""
+    service_total, service_endpoints = endpoint_table(kept, window.duration_s)
+    by_name = {stats["name"]: stats for stats in service_endpoints}
+    for target, source in ((summary, service_total), *((e, by_name.get(e["name"])) for e in endpoints)):
+        if source is None:
+            continue
+        target["service_mean_ms"] = source["mean_ms"]
+        target["service_p50_ms"] = source["p50_ms"]
+        target["service_p90_ms"] = source["p90_ms"]
+        target["service_p95_ms"] = source["p95_ms"]
+        target["service_p99_ms"] = source["p99_ms"]
+        target["service_p99_9_ms"] = source["p99_9_ms"]
+        target["service_max_ms"] = source["max_ms"]
+    intended = kept["intended_s"].to_numpy(dtype=np.float64)
+    lag = (kept["start_s"].to_numpy(dtype=np.float64) - intended) * 1000.0
+    lag = lag[np.isfinite(lag)]
+    summary["send_lag_p99_ms"] = float(np.percentile(lag, 99)) if lag.size else None
+    summary["send_lag_max_ms"] = float(lag.max()) if lag.size else None
 
 
 def validate(summary: LatencyStats, *, min_requests: int, max_error_rate: float) -> Validity:

@@ -132,6 +132,12 @@ class Profile:
     warmup: float = _unit("duration", 5.0)  # seconds cut from the start of the analysis
     stages: tuple[Stage, ...] = (Stage(),)
     rate: float = _number(0.0, ge=0, why="0: unpaced")  # requests/s for the whole run when > 0 (constant-rate pacing)
+    # Open model (stages give `rate`, arrivals/s): how arrivals are spaced, and how many
+    # requests may be outstanding at once over all generator processes; an arrival that
+    # finds every slot busy waits (sent late, latency from its intended start), and one
+    # still waiting after scenario.request_timeout is dropped and counted.
+    arrival: Literal["constant", "poisson"] = "constant"
+    max_in_flight: int = _number(1000, ge=1)
 
     @property
     def duration(self) -> float:

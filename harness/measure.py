@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
 import pandas as pd
 
 from harness.analysis import FAILURE_CLASSES, Analysis, Window, analyse
@@ -42,9 +43,9 @@ from harness.results import (
     Validity,
     write_atomic,
 )
-from harness.samples import read_samples, write_parquet
+from harness.samples import read_dropped, read_samples, read_schedule, write_parquet
 from harness.seed import SeedResult, admin_token, seed_target
-from scenarios.plan import planned_users
+from scenarios.plan import is_open_model, planned_users
 from scenarios.settings import ScenarioSettings
 
 WORK_DIR = "work"  # <run>/<target>/work: files written while a target is measured
@@ -113,6 +114,9 @@ class LoadRecord:
     resource_errors: list[str] = field(default_factory=list)
     outcome: LoadOutcome | None = None  # None when interrupted
     interrupted: str | None = None  # the signal that stopped the load ("SIGINT", "SIGTERM")
+    dropped_s: np.ndarray = field(default_factory=lambda: np.empty(0))  # open model: intended
+    # start times (epoch s) of arrivals the generator could not send
+    schedule: dict[str, float] = field(default_factory=dict)  # open model: scheduler lag
 
 
 def profile_dict(profile: Profile) -> dict[str, Any]:
@@ -120,8 +124,10 @@ def profile_dict(profile: Profile) -> dict[str, Any]:
     return {
         "name": profile.name, "description": profile.description, "warmup_s": profile.warmup,
         "duration_s": profile.duration, "rate": profile.rate,
-        "stages": [{"duration_s": s.duration, "users": s.users, "spawn_rate": s.spawn_rate}
-                   for s in profile.stages],
+        "stages": [{"duration_s": s.duration, "users": s.users, "spawn_rate": s.spawn_rate,
+                    **({"rate": s.rate} if s.rate > 0 else {})} for s in profile.stages],
+        **({"model": "open", "arrival": profile.arrival, "max_in_flight": profile.max_in_flight}
+           if is_open_model(profile.stages) else {"model": "closed"}),
     }
 
 
@@ -186,6 +192,8 @@ def load_phase(context: RunContext, target: TargetUnderTest, settings: ScenarioS
         timings["load_s"] = time.monotonic() - clock
     (files.work / "scenario.json").unlink(missing_ok=True)  # it holds the shoppers' passwords
     samples = read_samples(files.samples)
+    dropped_s = read_dropped(files.samples)["intended_s"].to_numpy(dtype=np.float64)
+    schedule = read_schedule(files.samples)
     write_parquet(samples, files.directory / "samples.parquet")
     if outcome is not None:
         start_s, end_s = outcome.start_s, outcome.end_s
@@ -194,15 +202,18 @@ def load_phase(context: RunContext, target: TargetUnderTest, settings: ScenarioS
         end_s = float(samples["start_s"].max()) + 1e-6 if len(samples) else start_s
         sampler.origin_s = sampler.origin_s or start_s
     return LoadRecord(start_s=start_s, end_s=end_s, samples=samples, resources=sampler.frame(),
-                      resource_errors=list(sampler.errors), outcome=outcome, interrupted=interrupted)
+                      resource_errors=list(sampler.errors), outcome=outcome, interrupted=interrupted,
+                      dropped_s=dropped_s, schedule=schedule)
 
 
 def analysis_phase(config: Config, profile: Profile, load: LoadRecord) -> Analysis:
     """Warm-up cut and statistics of the load's samples (pure)."""
     window = Window.after_warmup(load.start_s, load.end_s, profile.warmup)
+    users = None if is_open_model(profile.stages) else planned_users(profile.stages,
+                                                                     int(profile.duration) + 2)
     return analyse(load.samples, window, min_requests=config.analysis.min_requests,
-                   max_error_rate=config.analysis.max_error_rate,
-                   users=planned_users(profile.stages, int(profile.duration) + 2))
+                   max_error_rate=config.analysis.max_error_rate, users=users,
+                   dropped_s=load.dropped_s)
 
 
 def write_target_files(files: TargetFiles, analysis: Analysis, load: LoadRecord) -> None:
@@ -243,7 +254,8 @@ def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[s
     seed = seed_phase(context, target, timings)
     tracker = OrderTracker(target.url, poll_interval_s=config.integrity.poll_interval).start()
     settings = ScenarioSettings.from_config(config.scenario, seed, context.profile,
-                                            samples_dir=str(files.samples), order_socket=tracker.address)
+                                            samples_dir=str(files.samples), order_socket=tracker.address,
+                                            processes=config.cpu.generator_processes)
     load = load_phase(context, target, settings, files, timings)
     clock = time.monotonic()
     analysis = analysis_phase(config, context.profile, load)
@@ -300,7 +312,8 @@ def assemble(config: Config, profile: Profile, target: TargetUnderTest, load: Lo
         timeseries=str(relative / "timeseries.csv"), endpoints_csv=str(relative / "endpoints.csv"),
         samples=str(relative / "samples.parquet"),
         generator=generator_info(resources, measured_from, measured_to, cpus=cpu.generator_cpus,
-                                 processes=cpu.generator_processes, bound_pct=cpu.generator_bound_pct),
+                                 processes=cpu.generator_processes, bound_pct=cpu.generator_bound_pct,
+                                 schedule=load.schedule),
         integrity=integrity, valid=validity(config, profile, load, analysis, integrity),
     )
     if len(resources):

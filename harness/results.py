@@ -45,6 +45,7 @@ SAMPLE_COLUMNS = (
     "error",  # str: "" or the failure class: "connection", "timeout", "4xx", "5xx", "other"
     "order_id",  # str: id of an acknowledged order (201/202 on POST /orders), else ""
     "user",  # str: username that placed the order, else ""
+    "intended_s",  # float64: open model: when the schedule meant it to start (epoch s); else NaN
 )
 TIMESERIES_COLUMNS = (
     "t_s", "requests", "failures", "rps", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms", "users",
@@ -70,6 +71,18 @@ class LatencyStats(TypedDict):
     p99_9_ms: float | None
     max_ms: float | None
     failure_classes: dict[str, int]  # FailureClass -> count
+    # Open-model runs only: the figures above are response times from the intended start
+    # (coordinated-omission corrected); service_* are the same from the actual send.
+    service_mean_ms: NotRequired[float | None]
+    service_p50_ms: NotRequired[float | None]
+    service_p90_ms: NotRequired[float | None]
+    service_p95_ms: NotRequired[float | None]
+    service_p99_ms: NotRequired[float | None]
+    service_p99_9_ms: NotRequired[float | None]
+    service_max_ms: NotRequired[float | None]
+    dropped: NotRequired[int]  # totals only: arrivals never sent (every in-flight slot busy)
+    send_lag_p99_ms: NotRequired[float | None]  # totals only: actual send - intended start
+    send_lag_max_ms: NotRequired[float | None]
 
 
 class ServiceInfo(TypedDict):
@@ -95,6 +108,9 @@ class GeneratorInfo(TypedDict):
     cpu_peak_pct: float | None
     bound: bool
     reason: str | None
+    cpu_p90_pct: NotRequired[float | None]  # 90th percentile of its per-second CPU
+    # open model: how late the generator's scheduler dispatched arrivals (its own lag)
+    schedule: NotRequired[dict[str, float]]  # arrivals, lag_p99_ms, lag_max_ms, late_10ms
 
 
 class TimeToFinal(TypedDict):

@@ -9,7 +9,9 @@ the last call, for live progress.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,8 +28,9 @@ PATTERN = "samples-*.tsv"
 _TYPES = {
     "start_s": pa.float64(), "latency_ms": pa.float64(), "name": pa.string(), "status": pa.int32(),
     "ok": pa.int8(), "bytes": pa.int64(), "error": pa.string(), "order_id": pa.string(),
-    "user": pa.string(),
+    "user": pa.string(), "intended_s": pa.float64(),
 }
+DROPPED_PATTERN = "dropped-*.tsv"
 _CATEGORICAL = ("name", "error", "order_id", "user")
 
 
@@ -51,14 +54,25 @@ def _typed(table: pa.Table) -> pd.DataFrame:
 
 
 def _read_tsv(source: Path | io.BytesIO) -> pa.Table:
-    return pacsv.read_csv(
+    head = source.getvalue()[:4096] if isinstance(source, io.BytesIO) else _first_bytes(source)
+    fields = head.split(b"\n", 1)[0].count(b"\t") + 1
+    names = list(SAMPLE_COLUMNS[:fields]) if fields < len(SAMPLE_COLUMNS) else list(SAMPLE_COLUMNS)
+    table = pacsv.read_csv(
         source,
-        read_options=pacsv.ReadOptions(column_names=list(SAMPLE_COLUMNS)),
+        read_options=pacsv.ReadOptions(column_names=names),
         parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
         convert_options=pacsv.ConvertOptions(
             column_types=_TYPES, strings_can_be_null=False, quoted_strings_can_be_null=False,
         ),
     )
+    for column in SAMPLE_COLUMNS[len(names):]:  # lines of an older hook: fewer columns
+        table = table.append_column(column, pa.nulls(len(table), type=_TYPES[column]))
+    return table
+
+
+def _first_bytes(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(4096)
 
 
 def read_samples(directory: Path) -> pd.DataFrame:
@@ -80,7 +94,7 @@ def write_parquet(samples: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-ANALYSIS_COLUMNS = ("start_s", "latency_ms", "name", "ok", "error")
+ANALYSIS_COLUMNS = ("start_s", "latency_ms", "name", "ok", "error", "intended_s")
 
 
 def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -90,8 +104,26 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFra
     needs, and skips ``order_id`` (millions of distinct strings, the slowest to load).
     """
     wanted = list(columns) if columns is not None else list(SAMPLE_COLUMNS)
-    table = pq.read_table(path, columns=wanted, read_dictionary=[c for c in _CATEGORICAL if c in wanted])
+    present = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[c for c in wanted if c in present],
+                          read_dictionary=[c for c in _CATEGORICAL if c in wanted])  # fmt: skip
+    for column in wanted:  # files of older versions lack newer columns (e.g. intended_s)
+        if column not in present:
+            table = table.append_column(column, pa.nulls(len(table), type=_TYPES[column]))
     return _typed(table)
+
+
+def read_dropped(directory: Path) -> pd.DataFrame:
+    """Open-model arrivals the generator could not send: ``intended_s`` (epoch s) and ``name``."""
+    frames = [
+        pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=["intended_s", "name"]),
+                       parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False)).to_pandas()
+        for path in sorted(directory.glob(DROPPED_PATTERN)) if path.stat().st_size > 0
+    ]  # fmt: skip
+    if not frames:
+        return pd.DataFrame({"intended_s": pd.Series([], dtype="float64"),
+                             "name": pd.Series([], dtype="object")})  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
 
 
 class SampleTail:
@@ -121,3 +153,21 @@ class SampleTail:
             table.column("latency_ms").to_numpy(),
             table.column("ok").to_numpy().astype(bool),
         )
+
+
+def read_schedule(directory: Path) -> dict[str, float]:
+    """The open-model schedulers' lag over every generator process ({} for closed-model runs).
+
+    ``arrivals`` and ``late_10ms`` add up; ``lag_p99_ms`` and ``lag_max_ms`` are the worst
+    process's (an upper bound of the pooled p99).
+    """
+    reports = []
+    for path in sorted(directory.glob("schedule-*.json")):
+        with contextlib.suppress(OSError, ValueError):
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+    if not reports:
+        return {}
+    return {"arrivals": float(sum(r.get("arrivals", 0) for r in reports)),
+            "late_10ms": float(sum(r.get("late_10ms", 0) for r in reports)),
+            "lag_p99_ms": max(float(r.get("lag_p99_ms", 0.0)) for r in reports),
+            "lag_max_ms": max(float(r.get("lag_max_ms", 0.0)) for r in reports)}  # fmt: skip

@@ -3,7 +3,12 @@
 One tab-separated line per request, columns in the order of
 ``harness.results.SAMPLE_COLUMNS``::
 
-    start_s  latency_ms  name  status  ok  bytes  error  order_id  user
+    start_s  latency_ms  name  status  ok  bytes  error  order_id  user  intended_s
+
+``intended_s`` is empty in closed-model runs; in open-model runs it is the time the
+schedule meant the request to start (latency from it is corrected for coordinated
+omission). Open-model arrivals that could not be sent are written to
+``dropped-<pid>.tsv`` (``intended_s  name``).
 
 Cheap by design: the ``events.request`` listener appends one formatted line to a list;
 a greenlet writes the list out once a second (so the harness can tail the files for live
@@ -74,12 +79,17 @@ class SampleRecorder:
         self._buffer: list[str] = []
         self._handle: Any = None
         self._names: dict[tuple[str, str], str] = {}
+        self._dropped: list[str] = []
+        self._dropped_handle: Any = None
 
     def _open(self) -> None:
         self._pid = os.getpid()
         self._buffer = []
+        self._dropped = []
         path = os.path.join(self.directory, f"samples-{self._pid}.tsv")
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed at exit
+        dropped = os.path.join(self.directory, f"dropped-{self._pid}.tsv")
+        self._dropped_handle = open(dropped, "a", encoding="utf-8")  # noqa: SIM115 - closed at exit
         gevent.spawn(self._flush_forever)
         atexit.register(self.flush)
 
@@ -104,18 +114,34 @@ class SampleRecorder:
             label = self._names[key] = f"{request_type} {name}"
         status = getattr(response, "status_code", 0) or 0
         error = classify_failure(status, exception) if exception is not None else ""
-        order_id = user = ""
-        if context and "order_id" in context:
-            order_id = context["order_id"]
-            user = context.get("user", "")
+        order_id = user = intended = ""
+        if context:
+            if "order_id" in context:
+                order_id = context["order_id"]
+                user = context.get("user", "")
+            if "intended_s" in context:  # open model: when the schedule meant to send it
+                intended = f"{context['intended_s']:.6f}"
         self._buffer.append(
             f"{start_time or 0.0:.6f}\t{response_time:.3f}\t{label}\t{status}\t"
-            f"{1 if exception is None else 0}\t{response_length or 0}\t{error}\t{order_id}\t{user}\n"
+            f"{1 if exception is None else 0}\t{response_length or 0}\t{error}\t{order_id}\t{user}\t"
+            f"{intended}\n"
         )
+
+    def on_dropped(self, name: str, intended_s: float) -> None:
+        """An open-model arrival never sent: every in-flight slot was busy (k6's dropped_iterations)."""
+        if self._pid != os.getpid():
+            self._open()
+        self._dropped.append(f"{intended_s:.6f}\t{name}\n")
 
     def flush(self) -> None:
         """Write buffered lines to this process's file (no-op when empty)."""
-        if not self._buffer or self._handle is None or self._pid != os.getpid():
+        if self._handle is None or self._pid != os.getpid():
+            return
+        if self._dropped:
+            dropped, self._dropped = self._dropped, []
+            self._dropped_handle.write("".join(dropped))
+            self._dropped_handle.flush()
+        if not self._buffer:
             return
         lines, self._buffer = self._buffer, []
         self._handle.write("".join(lines))

@@ -37,12 +37,17 @@ class ScenarioSettings:
     request_timeout_s: float = 10.0
     stages: tuple[Stage, ...] = ()
     rate: float = 0.0  # requests/s for the whole run when > 0 (per-user pacing)
+    arrival: str = "constant"  # open model: "constant" or "poisson" spacing of arrivals
+    max_in_flight: int = 1000  # open model: outstanding requests at once, over all processes
+    processes: int = 1  # generator processes sharing the open-model schedule
+    arrival_seed: int = 0  # seeds the Poisson schedule (runs repeat)
     samples_dir: str = ""  # where the hook writes samples-<pid>.tsv ("" = hook disabled)
     order_socket: str = ""  # "127.0.0.1:PORT" of the harness's order tracker ("" = none)
 
     @classmethod
     def from_config(cls, scenario: ScenarioConfig, seed: SeedResult, profile: Profile, *,
-                    samples_dir: str = "", order_socket: str = "") -> ScenarioSettings:
+                    samples_dir: str = "", order_socket: str = "",
+                    processes: int = 1) -> ScenarioSettings:
         """The settings for one run: ``[scenario]`` weights and limits, ``seed``'s pool, ``profile``'s stages."""
         return cls(
             credentials=list(seed.credentials), product_ids=list(seed.product_ids),
@@ -50,6 +55,7 @@ class ScenarioSettings:
             page_size=scenario.page_size, max_items_per_order=scenario.max_items_per_order,
             request_timeout_s=scenario.request_timeout, stages=tuple(profile.stages),
             rate=profile.rate, samples_dir=samples_dir, order_socket=order_socket,
+            arrival=profile.arrival, max_in_flight=profile.max_in_flight, processes=processes,
         )
 
     @staticmethod

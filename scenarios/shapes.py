@@ -2,7 +2,9 @@
 
 A stage holds ``users`` for ``duration`` seconds, reaching that count at ``spawn_rate``
 users/s. The shape returns ``None`` after the last stage, which stops the test. The
-constant-rate profile uses the same stages plus per-user pacing (see ``pacing``).
+constant-rate profile uses the same stages plus per-user pacing (see ``pacing``). An
+open-model profile runs one arrival driver per generator process for the stages' total
+duration (plus a short drain); the drivers keep the schedule.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 
 from locust import LoadTestShape
 
-from scenarios.plan import Stage, stage_at
+from scenarios.plan import Stage, stage_at, total_duration
 
 
 class StagesShape(LoadTestShape):
@@ -19,8 +21,13 @@ class StagesShape(LoadTestShape):
 
     abstract = True
     stages: Sequence[Stage] = ()
+    arrival_drivers = 0  # open model: one ArrivalShopper per generator process (0: closed model)
+    drain_s = 0.0  # open model: seconds after the schedule for answers still in flight
 
     def tick(self) -> tuple[int, float] | None:
+        if self.arrival_drivers:
+            running = self.get_run_time() < total_duration(self.stages) + self.drain_s
+            return (self.arrival_drivers, float(self.arrival_drivers)) if running else None
         current = stage_at(self.stages, self.get_run_time())
         if current is None:
             return None

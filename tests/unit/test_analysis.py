@@ -25,7 +25,7 @@ T0 = 1_700_000_000.0
 def frame(rows: list[tuple]) -> pd.DataFrame:
     """Samples from (offset_s, latency_ms, name, status, ok, error) tuples."""
     records = [
-        (T0 + offset, latency, name, status, ok, 10, error, "", "")
+        (T0 + offset, latency, name, status, ok, 10, error, "", "", float("nan"))
         for offset, latency, name, status, ok, error in rows
     ]
     return pd.DataFrame.from_records(records, columns=list(SAMPLE_COLUMNS))
