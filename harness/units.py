@@ -50,15 +50,27 @@ def parse_size_mb(value: str | int | float) -> int:
 
 
 def parse_percent(value: str | int | float) -> float:
-    """Return a fraction for ``"15%"`` or a bare fraction like ``0.15``."""
+    """Return a fraction for ``"15%"`` or a bare fraction like ``0.15``.
+
+    A bare number of 1 or more is refused: ``"15"`` or ``15`` would mean +1500 % and
+    silently disable what it limits (a regression limit, ``analysis.max_error_rate``), and
+    a bare ``1`` or ``"1"`` is as likely "1 %" as "100 %". Write ``"15%"`` or ``0.15``, and
+    ``"100%"`` for all; the float ``1.0`` alone is read as 100 %, because that is how a
+    resolved configuration stores it (results.json holds fractions) and it reads back.
+    """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a percentage; write e.g. '15%'")
     if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    try:
-        if text.endswith("%"):
-            return float(text[:-1]) / 100.0
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a percentage; write e.g. '15%' or 0.15") from None
+        fraction = float(value)
+    else:
+        text = str(value).strip()
+        try:
+            if text.endswith("%"):
+                return float(text[:-1]) / 100.0
+            fraction = float(text)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a percentage; write e.g. '15%' or 0.15") from None
+    if abs(fraction) >= 1 and not (isinstance(value, float) and fraction == 1.0):
+        raise ValueError(f"{value!r} is a bare number where a fraction is meant (it would mean "
+                         f"{fraction * 100:g}%); write {fraction:g}% or {fraction / 100:g}")
+    return fraction
