@@ -43,7 +43,7 @@ def one_run(backend: str, profile: str, duration: str, out: Path) -> dict[str, f
         "p99": summary["p99_ms"] or 0.0,
         "cpu_s": cpu,
         "generator_bound": target["generator"]["bound"],
-        "up_s": float(target.get("timings", {}).get("up_s", 0.0)),  # type: ignore[attr-defined]
+        "up_s": float(target.get("timings", {}).get("up_s", 0.0)),
     }
 
 

@@ -39,7 +39,7 @@ def first_request(target: str, backend: str, out: Path) -> tuple[float, dict[str
     run_dir = Path(done.stdout.strip().splitlines()[-1])
     result = load_results(run_dir)["targets"][target]
     samples = pd.read_parquet(run_dir / result["samples"], columns=["start_s"])
-    timings = dict(result.get("timings", {}))  # type: ignore[call-overload]
+    timings = dict(result.get("timings", {}))
     return float(samples["start_s"].min()) - launched, timings
 
 

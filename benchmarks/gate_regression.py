@@ -11,6 +11,7 @@ histograms.
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 
@@ -27,6 +28,7 @@ def synthetic(rng: np.random.Generator, samples: int, seconds: int) -> tuple[np.
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # no options; --help
     rng = np.random.default_rng(0)
     for samples, seconds in ((20_000, 60), (1_000_000, 600), (10_000_000, 1800)):
         start, latency = synthetic(rng, samples, seconds)

@@ -22,11 +22,11 @@ import tempfile
 from pathlib import Path
 
 from harness.backends import deploy_settings, get_backend
-from harness.config import Profile, Stage, load_config
+from harness.config import Config, Profile, Stage, load_config
 from harness.cpus import check_cpu_list
 from harness.load import LoadPlan, locust_command
 from harness.registry import get_topology
-from harness.seed import seed_target
+from harness.seed import SeedResult, seed_target
 from scenarios.settings import ENV_VAR, ScenarioSettings
 
 
@@ -73,6 +73,15 @@ def hook_cost_us(calls: int = 200_000) -> float:
         return (time.perf_counter() - started) / calls * 1e6
 
 
+def make_plan(config: Config, target: str, url: str, seed: SeedResult, *, seconds: float, users: int,
+              workdir: Path) -> LoadPlan:
+    """The one Locust run both variants repeat: ``users`` for ``seconds``, no warm-up."""
+    profile = Profile(name="hook", warmup=0, stages=(Stage(duration=seconds, users=users, spawn_rate=users),))
+    return LoadPlan(target=target, url=url, profile=profile,
+                    settings=ScenarioSettings.from_config(config.scenario, seed, profile),
+                    workdir=workdir, generator_cpus=config.cpu.generator_cpus)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--target", default="monolith")
@@ -82,22 +91,13 @@ def main() -> None:
     args = parser.parse_args()
     print(f"hook alone: {hook_cost_us():.2f} µs per recorded request")
     config = load_config()
-    profile = Profile(warmup=0, stages=(Stage(duration=args.seconds, users=args.users, spawn_rate=args.users),))
     with tempfile.TemporaryDirectory(prefix="archbench-hook-") as tmp:
         work = Path(tmp)
         settings = deploy_settings(config, args.target, "hook-overhead", work / "deploy")
         with get_backend("local", config).up(get_topology(args.target), settings) as deployment:
             seed = seed_target(deployment.url, config.seed, deployment.admin_username, deployment.admin_password)
-            sc = config.scenario
-            scenario = ScenarioSettings(
-                credentials=seed.credentials, product_ids=seed.product_ids,
-                weights={"list_products": sc.list_products, "view_product": sc.view_product,
-                         "place_order": sc.place_order, "read_order": sc.read_order, "login": sc.login},
-                page_size=sc.page_size, max_items_per_order=sc.max_items_per_order,
-                stages=[{"duration": args.seconds, "users": args.users, "spawn_rate": args.users}],
-            )
-            plan = LoadPlan(target=args.target, url=deployment.url, profile_name="hook", profile=profile,
-                            settings=scenario, workdir=work, generator_cpus=config.cpu.generator_cpus)
+            plan = make_plan(config, args.target, deployment.url, seed, seconds=args.seconds, users=args.users,
+                             workdir=work)
             figures: dict[bool, list[tuple[float, int, float]]] = {True: [], False: []}
             for round_ in range(args.rounds):
                 for hook in (False, True):

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GOAL_S = 10.0
 
 
-def _fixture_module():  # type: ignore[no-untyped-def]
+def _fixture_module():
     path = ROOT / "tests" / "fixtures" / "make_results_fixture.py"
     spec = importlib.util.spec_from_file_location("make_results_fixture", path)
     assert spec and spec.loader

@@ -11,14 +11,16 @@ Goal: overhead under 25% of the total.
 
 from __future__ import annotations
 
-import sys
+import argparse
 from datetime import datetime
 
 from harness.results import load_results
 
 
 def main() -> None:
-    results = load_results(sys.argv[1] if len(sys.argv) > 1 else "reports/latest")
+    parser = argparse.ArgumentParser(description="bench run wall time versus its load durations")
+    parser.add_argument("run_dir", nargs="?", default="reports/latest", help="a run directory (default: %(default)s)")
+    results = load_results(parser.parse_args().run_dir)
     started = datetime.fromisoformat(results["started_at"])
     finished = datetime.fromisoformat(results["finished_at"] or results["started_at"])
     wall = (finished - started).total_seconds()

@@ -33,7 +33,7 @@ def _post(url: str, body: dict[str, object], token: str | None = None) -> dict[s
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
+        return json.loads(response.read())
 
 
 def parse_wrk(output: str) -> tuple[float, float, float]:

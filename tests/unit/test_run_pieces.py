@@ -303,3 +303,39 @@ def test_the_console_outcome_of_an_unchecked_integrity_is_not_a_failure() -> Non
     result["integrity"] = {**result["integrity"], "checked": True, "lost": 3, "found": 997,
                            "reasons": ["3 acknowledged orders missing"]}
     assert outcome_lines(result)[1] == "  [red]integrity: 3 acknowledged orders missing[/red]"
+
+
+BENCHMARKS = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", BENCHMARKS, ids=[path.name for path in BENCHMARKS])
+def test_every_benchmark_script_imports_and_parses_help(script: Path) -> None:
+    # before: run_overhead.py read --help as a run directory, gate_regression.py ran its whole
+    # benchmark, and hook_overhead.py still built LoadPlan(profile_name=...) (type-checked below)
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
+                            timeout=120, check=False, cwd=script.parents[1])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage:"), result.stdout[:200]
+
+
+def test_hook_overhead_builds_its_plan_with_the_current_load_api(tmp_path: Path) -> None:
+    # before: ScenarioSettings(stages=[dict]) and LoadPlan(profile_name=...) raised a TypeError
+    # only after a target had been started and seeded
+    import importlib.util
+
+    from harness.seed import SeedResult
+    from scenarios.plan import Stage
+
+    spec = importlib.util.spec_from_file_location("hook_overhead", BENCHMARKS[0].parent / "hook_overhead.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    seed = SeedResult(credentials=[("u", "p")], product_ids=[1], stock_seeded=1, conserved_total=1, stats={},
+                      seconds=0.0)
+    plan = module.make_plan(load_config(), "monolith", "http://127.0.0.1:9", seed, seconds=5.0, users=3,
+                            workdir=tmp_path)
+    assert plan.profile.name == "hook" and plan.settings.stages == (Stage(duration=5.0, users=3, spawn_rate=3.0),)
+    assert plan.settings.credentials == [("u", "p")]
