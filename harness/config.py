@@ -11,21 +11,24 @@ range (metadata ``range``, checked on the parsed value) and a few rules relate v
 needs); ``load_config`` also checks the CPU sets against this machine (``harness.cpus``).
 An error names the key, the value and the valid range; a value set by a command-line
 flag is blamed on the flag (``--profile nope: ...``), not on the file.
+
+The generic machinery (``Range``, the field helpers, the builder that walks type hints)
+lives in ``harness._config_schema``; this module holds archbench's keys and rules.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
+from harness._config_schema import Range, Source, build
+from harness._config_schema import number_field as _number
+from harness._config_schema import unit_field as _unit
 from harness.cpus import check_cpu_list, parse_cpu_list
 from harness.errors import ConfigError
-from harness.units import parse_duration, parse_percent, parse_size_mb
 from scenarios.plan import Stage  # the one stage record (Locust-free); loaded from profiles
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "bench.toml"
@@ -33,53 +36,6 @@ TARGET_NAMES = ("monolith", "microservices", "event-driven")
 BACKENDS = ("auto", "local", "docker")
 MAX_AMOUNT = 1_000_000_000  # largest price_cents and stock the targets accept
 CPU_KEYS = ("generator_cpus", "target_cpus")  # [cpu] keys that hold CPU lists
-
-
-_SHOWN_UNIT = {"duration": "s", "percent": "%", "size": " MiB"}
-
-
-@dataclass(frozen=True)
-class Range:
-    """Valid values of a number (in its parsed unit): bounds are ``None`` when open-ended."""
-
-    ge: float | None = None  # value >= ge
-    gt: float | None = None  # value > gt
-    le: float | None = None  # value <= le
-    lt: float | None = None  # value < lt
-    unit: str = ""  # how bounds are shown: "s", "%" (values are fractions), " MiB" or ""
-    why: str = ""  # appended to the message, e.g. what 0 means
-
-    def __contains__(self, value: float) -> bool:
-        return not (
-            (self.ge is not None and value < self.ge) or (self.gt is not None and value <= self.gt)
-            or (self.le is not None and value > self.le) or (self.lt is not None and value >= self.lt)
-        )
-
-    def describe(self) -> str:
-        """The range as people write it: ">= 1", "> 0s", "0% to 100%", "> 0 and < 1"."""
-        if self.ge is not None and self.le is not None:
-            text = f"{self._show(self.ge)} to {self._show(self.le)}"
-        else:
-            parts = [f"{op} {self._show(bound)}" for op, bound in
-                     ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt)) if bound is not None]
-            text = " and ".join(parts)
-        return f"{text} ({self.why})" if self.why else text
-
-    def _show(self, bound: float) -> str:
-        return f"{bound * 100:g}%" if self.unit == "%" else f"{bound:g}{self.unit}"
-
-
-def _unit(kind: str, default: Any, **bounds: Any) -> Any:
-    """A field parsed from a unit string (``duration``, ``size``, ``percent``), with its range."""
-    metadata: dict[str, Any] = {"unit": kind}
-    if bounds:
-        metadata["range"] = Range(unit=_SHOWN_UNIT[kind], **bounds)
-    return field(default=default, metadata=metadata)
-
-
-def _number(default: Any, **bounds: Any) -> Any:
-    """A plain numeric field with its valid range (``ge``, ``gt``, ``le``, ``lt``, ``why``)."""
-    return field(default=default, metadata={"range": Range(**bounds)})
 
 
 @dataclass(frozen=True)
@@ -220,6 +176,22 @@ class RegressionConfig:
 
 
 @dataclass(frozen=True)
+class CapacityConfig:
+    """``bench capacity``: the SLO, the search, and each step's open-model load."""
+
+    slo: tuple[str, ...] = ("p99 < 200ms", "error_rate < 1%")  # latency from the intended start
+    start_rate: float = _number(100.0, gt=0)  # requests/s of the first step
+    growth: float = _number(2.0, gt=1)  # ramp factor while steps hold
+    tolerance: float = _unit("percent", 0.10, gt=0, lt=1)  # stop when the bracket is this narrow
+    max_steps: int = _number(8, ge=2)
+    max_rate: float = _number(0.0, ge=0, why="0: no cap")  # never offer more (requests/s)
+    step_duration: float = _unit("duration", 15.0, gt=0)  # seconds of load per step
+    step_warmup: float = _unit("duration", 3.0, ge=0)  # cut from the start of each step
+    arrival: Literal["constant", "poisson"] = "constant"
+    max_in_flight: int = _number(1000, ge=1)  # outstanding requests at once, all processes
+
+
+@dataclass(frozen=True)
 class GateConfig:
     min_requests: int = _number(100, ge=1)
     thresholds: tuple[str, ...] = ()
@@ -242,6 +214,7 @@ class Config:
     cost: CostConfig = CostConfig()
     claims: ClaimsConfig = ClaimsConfig()
     gate: GateConfig = GateConfig()
+    capacity: CapacityConfig = CapacityConfig()
 
     def profile(self, name: str) -> Profile:
         """Return profile ``name`` or fail naming the valid choices."""
@@ -278,6 +251,7 @@ def load_config(
     overrides: dict[str, Any] | None = None,
     *,
     check_cpus: bool = True,
+    cpu_keys: tuple[str, ...] = CPU_KEYS,
     available: frozenset[int] | None = None,
 ) -> Config:
     """Read ``path`` (default: the project's bench.toml), apply dotted ``overrides``, validate.
@@ -286,8 +260,10 @@ def load_config(
     ``Override(value, origin)``; ``None`` values are ignored so CLI options that were not
     given change nothing. A bad overridden value is blamed on its origin: the
     ``Override``'s, else ``OVERRIDE_FLAGS[key]``, else "override KEY". With
-    ``check_cpus`` the CPU sets must name only CPUs of ``available`` (default: this
-    process's CPUs); commands that start nothing pass ``check_cpus=False``.
+    ``check_cpus`` the CPU sets of ``cpu_keys`` (default: all of them) must name only CPUs
+    of ``available`` (default: this process's CPUs); commands that start nothing pass
+    ``check_cpus=False``, and ``bench run --url`` (no target started) checks only
+    ``("generator_cpus",)``.
     """
     source = Path(path) if path is not None else DEFAULT_CONFIG
     try:
@@ -311,7 +287,7 @@ def load_config(
         labels[dotted] = f"{origin} {shown}" if origin.startswith("-") else f"{origin}={shown}"
     config = parse_config(data, origin=str(source), overridden=labels)
     if check_cpus:
-        check_machine(config, available, origin=str(source))
+        check_machine(config, available, origin=str(source), keys=cpu_keys)
     return config
 
 
@@ -324,8 +300,8 @@ def parse_config(
     CPUs (``check_machine``). ``overridden`` maps dotted keys to the label errors in them
     are blamed on (e.g. ``"--profile nope"``) instead of ``origin``.
     """
-    source = _Source(origin, overridden or {})
-    config = _build(Config, data, source, "")
+    source = Source(origin, overridden or {})
+    config = build(Config, data, source, "")
     config = dataclasses.replace(config, profiles={
         name: dataclasses.replace(profile, name=name) for name, profile in config.profiles.items()})
     _check_names(config, source)
@@ -336,9 +312,9 @@ def parse_config(
 
 
 def check_machine(config: Config, available: frozenset[int] | None = None,
-                  origin: str = "bench.toml") -> None:
-    """Fail unless the [cpu] sets name only CPUs in ``available`` (default: this process's)."""
-    for key in CPU_KEYS:
+                  origin: str = "bench.toml", keys: tuple[str, ...] = CPU_KEYS) -> None:
+    """Fail unless the [cpu] sets ``keys`` name only CPUs in ``available`` (default: this process's)."""
+    for key in keys:
         try:
             check_cpu_list(getattr(config.cpu, key), f"cpu.{key}", available)
         except ConfigError as error:
@@ -350,24 +326,7 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-@dataclass(frozen=True)
-class _Source:
-    """Where values came from: the file, or a flag for the keys in ``overridden``."""
-
-    file: str
-    overridden: dict[str, str]  # dotted key -> label, e.g. "run.profile" -> "--profile nope"
-
-    def error(self, where: str, problem: str) -> ConfigError:
-        """A ``ConfigError`` naming the origin of ``where`` (the flag when overridden)."""
-        for key, label in self.overridden.items():
-            if where == key:
-                return ConfigError(f"{label}: {problem}")
-            if where.startswith((f"{key}.", f"{key}[")):
-                return ConfigError(f"{label}: {where}: {problem}")
-        return ConfigError(f"{self.file}: {where}: {problem}" if self.file else f"{where}: {problem}")
-
-
-def _check_names(config: Config, source: _Source) -> None:
+def _check_names(config: Config, source: Source) -> None:
     for name in config.run.targets:
         if name not in TARGET_NAMES:
             raise source.error(
@@ -397,12 +356,12 @@ def _check_names(config: Config, source: _Source) -> None:
             raise source.error(f"cpu.{key}", str(error)) from None
 
 
-def _check_profiles(config: Config, source: _Source) -> None:
+def _check_profiles(config: Config, source: Source) -> None:
     for name, profile in config.profiles.items():
         _check_profile(profile, source, f"profiles.{name}")
 
 
-def _check_profile(profile: Profile, source: _Source, where: str) -> None:
+def _check_profile(profile: Profile, source: Source, where: str) -> None:
     if not profile.stages:
         raise source.error(f"{where}.stages", "a profile needs at least one stage")
     for index, stage in enumerate(profile.stages):
@@ -424,7 +383,7 @@ TASK_WEIGHTS = ("list_products", "view_product", "place_order", "read_order", "l
 _PRODUCT_TASKS = ("list_products", "view_product", "place_order")  # tasks that read the catalog
 
 
-def _check_scenario(config: Config, source: _Source) -> None:
+def _check_scenario(config: Config, source: Source) -> None:
     """Task weights not all 0; seed products and stock wherever the task mix needs them."""
     scenario, seed = config.scenario, config.seed
     weights = {task: getattr(scenario, task) for task in TASK_WEIGHTS}
@@ -440,7 +399,7 @@ def _check_scenario(config: Config, source: _Source) -> None:
                            "(scenario.place_order > 0); valid range: >= 1, or set place_order = 0")
 
 
-def _check_pairs(config: Config, source: _Source) -> None:
+def _check_pairs(config: Config, source: Source) -> None:
     """Every (low, high) pair in order."""
     seed = config.seed
     if seed.price_cents_min > seed.price_cents_max:
@@ -452,95 +411,3 @@ def _check_pairs(config: Config, source: _Source) -> None:
             if low > high:
                 raise source.error(f"claims.targets.{name}.{key}",
                                    f"[{low:g}, {high:g}] is not (low, high); valid: low <= high")
-
-
-# -- generic dataclass builder -------------------------------------------------------------
-
-
-def _build(cls: type, data: Any, source: _Source, path: str) -> Any:
-    if not isinstance(data, dict):
-        raise source.error(path or "top level", f"expected a table, got {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        where = f"{path}.{key}" if path else key
-        if key not in fields:
-            choices = ", ".join(name for name in fields)
-            raise ConfigError(f"{source.file}: unknown key {where!r}; valid keys here: {choices}")
-        metadata = fields[key].metadata
-        kwargs[key] = _convert(hints[key], value, source, where, metadata.get("unit"))
-        _check_range(metadata.get("range"), kwargs[key], value, source, where)
-    return cls(**kwargs)
-
-
-def _check_range(valid: Range | None, value: Any, raw: Any, source: _Source, where: str) -> None:
-    """Fail unless the parsed ``value`` (each element of a tuple) lies in ``valid``."""
-    if valid is None or value is None:
-        return
-    pairs = zip(value, raw, strict=False) if isinstance(value, tuple) else [(value, raw)]
-    for index, (number, written) in enumerate(pairs):
-        if number not in valid:
-            at = f"{where}[{index}]" if isinstance(value, tuple) else where
-            raise source.error(at, f"{written!r} is out of range; valid range: {valid.describe()}")
-
-
-def _convert(hint: Any, value: Any, source: _Source, where: str, unit: str | None) -> Any:
-    origin_type = get_origin(hint)
-    args = get_args(hint)
-    if unit is not None and value is not None:
-        parser = {"duration": parse_duration, "size": parse_size_mb, "percent": parse_percent}[unit]
-        try:
-            return parser(value)
-        except ValueError as error:
-            raise source.error(where, str(error)) from None
-    if origin_type in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, source, where, unit)
-    if origin_type is Literal:
-        if value not in args:
-            choices = ", ".join(repr(a) for a in args)
-            raise source.error(where, f"{value!r} is not valid; choose one of {choices}")
-        return value
-    if origin_type is dict:
-        if not isinstance(value, dict):
-            raise source.error(where, f"expected a table, got {value!r}")
-        return {k: _convert(args[1], v, source, f"{where}.{k}", None) for k, v in value.items()}
-    if origin_type is tuple:
-        return _convert_tuple(args, value, source, where)
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, source, where)  # type: ignore[arg-type]
-    return _convert_scalar(hint, value, source, where)
-
-
-def _convert_tuple(args: tuple[Any, ...], value: Any, source: _Source, where: str) -> tuple[Any, ...]:
-    if not isinstance(value, list):
-        raise source.error(where, f"expected a list, got {value!r}")
-    if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(_convert(args[0], v, source, f"{where}[{i}]", None) for i, v in enumerate(value))
-    if len(value) != len(args):
-        raise source.error(where, f"expected {len(args)} values, got {value!r}")
-    return tuple(_convert(a, v, source, f"{where}[{i}]", None)
-                 for i, (a, v) in enumerate(zip(args, value, strict=False)))
-
-
-def _convert_scalar(hint: Any, value: Any, source: _Source, where: str) -> Any:
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise source.error(where, f"expected a number, got {value!r}")
-        return float(value)
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise source.error(where, f"expected a whole number, got {value!r}")
-        return value
-    if hint is str:
-        if not isinstance(value, str):
-            raise source.error(where, f"expected a string, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise source.error(where, f"expected true or false, got {value!r}")
-        return value
-    return value

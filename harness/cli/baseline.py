@@ -33,6 +33,6 @@ def baseline_save_command(
 
     An INVALID run (interrupted, generator-bound, ...) is refused with its reasons (exit 2).
     """
-    config = load_config(config_path)
+    config = load_config(config_path, check_cpus=False)  # starts nothing
     path = save_baseline(run_dir, directory or baselines_dir(config), name)
     click.echo(f"wrote {path} ({path.stat().st_size} bytes); gate with: bench gate RUN_DIR --baseline {path}")

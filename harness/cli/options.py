@@ -2,18 +2,20 @@
 
 Each builder is a click decorator; every option that overrides config has its ``BENCH_*``
 environment variable. Commands stack the builders instead of redefining ``--config``,
-``--backend``, ``--profile`` or the gate's options.
+``--backend``, ``--profile`` or the gate's options, and pass what was given to
+``load_config`` through ``config_overrides``, which records where each value came from
+(``--profile`` or ``BENCH_PROFILE``) so a bad value is blamed on what the user typed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from harness.config import BACKENDS
+from harness.config import BACKENDS, Override
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,3 +74,29 @@ def gate_options(function: F) -> F:
     for option in (JUNIT_OPTION, BASELINE_OPTION, THRESHOLD_OPTION):
         function = option(function)
     return function
+
+
+def option_origin(ctx: click.Context, name: str) -> str:
+    """Where parameter ``name``'s value came from: its environment variable (``BENCH_PROFILE``)
+    when click read it from there, else its flag (``--profile``)."""
+    param = next(p for p in ctx.command.params if p.name == name)
+    envvar = param.envvar if isinstance(param.envvar, str) else None
+    if envvar and ctx.get_parameter_source(name) is click.core.ParameterSource.ENVIRONMENT:
+        return envvar
+    return max(param.opts, key=len)  # the long flag
+
+
+def config_overrides(ctx: click.Context, keys: Mapping[str, str]) -> dict[str, Override]:
+    """``load_config`` overrides of the options given: dotted key -> ``Override(value, origin)``.
+
+    ``keys`` maps a dotted config key to the command's parameter name
+    (``{"run.profile": "profile"}``); options not given (None or empty) are left out, and a
+    repeated option's tuple becomes a list.
+    """
+    found: dict[str, Override] = {}
+    for dotted, name in keys.items():
+        value = ctx.params.get(name)
+        if value is None or value == ():
+            continue
+        found[dotted] = Override(list(value) if isinstance(value, tuple) else value, option_origin(ctx, name))
+    return found

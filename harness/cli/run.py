@@ -13,11 +13,12 @@ from harness.cli.options import (
     BACKEND_OPTION,
     CONFIG_OPTION,
     PROFILE_OPTION,
+    config_overrides,
     gate_options,
 )
-from harness.config import load_config
+from harness.config import CPU_KEYS, load_config
 from harness.context import RunRequest, create_context, install_interrupt_handlers
-from harness.gate.thresholds import parse_thresholds
+from harness.gate.evaluate import check_gate_config
 from harness.results import load_results
 from harness.run import run_benchmark, run_exit_code, run_verdict
 from harness.units import parse_duration
@@ -69,12 +70,14 @@ def run_command(targets: tuple[str, ...], profile: str | None, backend: str | No
     last; --allow-invalid accepts it), an integrity failure, or a failed gate.
     """
     install_interrupt_handlers()  # even when started with SIGINT ignored (`cmd &` in a script)
-    config = load_config(config_path, overrides={
-        "run.profile": profile, "run.backend": backend, "run.out": out,
-        "gate.thresholds": list(thresholds) or None, "gate.baseline": baseline,
+    overrides = config_overrides(click.get_current_context(), {
+        "run.profile": "profile", "run.backend": "backend", "run.out": "out",
+        "gate.thresholds": "thresholds", "gate.baseline": "baseline",
     })
-    if gate:  # a bad threshold should fail now, not after minutes of load
-        parse_thresholds(config.gate.thresholds)
+    config = load_config(config_path, overrides=overrides,  # --url starts no target: its CPUs are not ours
+                         cpu_keys=("generator_cpus",) if url is not None else CPU_KEYS)
+    if gate:  # a bad threshold, regression metric or limit should fail now, not after minutes of load
+        check_gate_config(config.gate)
     request = RunRequest(targets=targets, users=users, duration=duration, url=url, name=name, pid=pid,
                          admin_user=admin_user, admin_password=admin_password)
     run_dir = run_benchmark(create_context(config, request))

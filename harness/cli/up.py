@@ -7,7 +7,7 @@ import signal
 import click
 
 from harness.cli import cli
-from harness.cli.options import BACKEND_OPTION, CONFIG_OPTION
+from harness.cli.options import BACKEND_OPTION, CONFIG_OPTION, config_overrides
 from harness.config import load_config
 from harness.context import install_interrupt_handlers
 from harness.verify import format_deployment, start_target
@@ -21,7 +21,8 @@ def up_command(target: str, backend: str | None, config_path: str | None) -> Non
     """Start TARGET and keep it running until Ctrl-C (everything is torn down then)."""
     # Ctrl-C must stop us even when started in the background (where SIGINT starts ignored).
     install_interrupt_handlers()
-    config = load_config(config_path, overrides={"run.backend": backend})
+    config = load_config(
+        config_path, overrides=config_overrides(click.get_current_context(), {"run.backend": "backend"}))
     with start_target(config, target, config.run.backend) as (deployment, reason, _):
         click.echo(format_deployment(deployment, reason))
         click.echo("Press Ctrl-C to stop and clean up.")

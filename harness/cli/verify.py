@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from harness.cli import cli
-from harness.cli.options import BACKEND_OPTION, CONFIG_OPTION
+from harness.cli.options import BACKEND_OPTION, CONFIG_OPTION, config_overrides
 from harness.config import load_config
 from harness.context import install_interrupt_handlers
 from harness.errors import EXIT_FAILED, BenchError
@@ -43,7 +43,8 @@ def verify_command(
             raise BenchError("--url needs --admin-password (the server's ADMIN_PASSWORD)")
         results = [verify_url(url, admin_user, admin_password, token_secret=token_secret)]
     else:
-        config = load_config(config_path, overrides={"run.backend": backend})
+        config = load_config(
+            config_path, overrides=config_overrides(click.get_current_context(), {"run.backend": "backend"}))
         results = verify_targets(config, targets or config.run.targets, config.run.backend,
                                  announce=lambda line: click.echo(line, err=True))
     Console().print(render_checks(results))

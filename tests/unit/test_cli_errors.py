@@ -104,3 +104,51 @@ def test_an_unknown_profile_from_the_flag_names_the_flag(tmp_path: Path) -> None
     assert result.returncode == 2, result
     assert "--profile nope: unknown profile 'nope'; valid profiles: quick" in result.stderr
     assert "run.profile" not in result.stderr
+
+
+def test_gate_and_baseline_save_do_not_check_this_machines_cpus(tmp_path: Path) -> None:
+    # before: `bench gate` on a results dir from a bigger machine failed with exit 2 at load
+    from report_fixture import copy_fixture
+
+    run_dir = copy_fixture(tmp_path)
+    config = _config(tmp_path, "[cpu]\ntarget_cpus = '999'\ngenerator_cpus = '998'\n")
+    for args in (["gate", str(run_dir), "--threshold", "p95 < 1h"],
+                 ["baseline", "save", str(run_dir), "--dir", str(tmp_path / "baselines")]):
+        result = _bench(*args, "--config", config)
+        assert "does not offer" not in result.stderr, result
+        assert "Traceback" not in result.stderr
+
+
+def test_run_url_checks_the_generator_cpus_not_the_target_cpus(tmp_path: Path) -> None:
+    url = ["run", "--url", "http://127.0.0.1:1", "--admin-user", "a", "--admin-password", "b",
+           "--out", str(tmp_path / "reports")]
+    generator = _config(tmp_path, "[cpu]\ngenerator_cpus = '999'\n")
+    result = _bench(*url, "--config", generator)
+    assert result.returncode == 2 and "cpu.generator_cpus = '999'" in result.stderr, result
+    target = _config(tmp_path, "health_timeout = '0.2s'\n[cpu]\ntarget_cpus = '999'\n")
+    result = _bench(*url, "--config", target)
+    assert "does not offer" not in result.stderr, result
+    assert "127.0.0.1:1" in result.stderr, result  # it got past the config to the (dead) URL
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_profile_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    # before: BENCH_PROFILE=nope was blamed on "--profile nope", a flag the user never typed
+    import os
+
+    env = {**os.environ, "BENCH_PROFILE": "nope"}
+    result = subprocess.run([*BENCH, "run", "monolith", "--config", _config(tmp_path, "")], capture_output=True,
+                            text=True, timeout=30, check=False, env=env)
+    assert result.returncode == 2, result
+    assert "BENCH_PROFILE=nope: unknown profile 'nope'; valid profiles: quick" in result.stderr
+    assert "--profile" not in result.stderr
+
+
+def test_run_gate_checks_the_regression_config_before_any_load(tmp_path: Path) -> None:
+    # before: only the thresholds were checked up front; a bad regression metric failed after the load
+    config = _config(tmp_path, "health_timeout = '0.2s'\n[gate.regression]\nmetrics = ['p42']\n")
+    result = _bench("run", "--gate", "--url", "http://127.0.0.1:1", "--admin-user", "a", "--admin-password", "b",
+                    "--config", config, "--out", str(tmp_path / "reports"))
+    assert result.returncode == 2, result
+    assert "gate.regression.metrics: 'p42' cannot be regression-tested" in result.stderr
+    assert not (tmp_path / "reports").exists()  # refused before a run directory was made
