@@ -4,6 +4,11 @@ Format history (``schema``):
 - ``archbench/results@1`` (2026-11): first version. Later additions, all optional so older
   files still load: ``integrity.checked`` (false: "not checked", with ``found``/``lost``/
   ``not_final`` null).
+- ``archbench/results@2`` (2026-12): open-model load and capacity. ``profile.model``
+  ("closed" / "open"), ``service_*`` latencies, ``dropped`` and send lag in open-model
+  summaries, ``generator.cpu_p90_pct`` / ``generator.schedule``, and a per-target
+  ``capacity`` section (``bench capacity``). A v1 file is upgraded on load
+  (``upgrade_to_2``): its profiles are closed-model, latency measured from the send.
 
 A run directory looks like::
 
@@ -31,7 +36,8 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from harness.errors import BenchError
 
-SCHEMA = "archbench/results@1"
+SCHEMA = "archbench/results@2"
+SCHEMA_V1 = "archbench/results@1"
 RESULTS_FILE = "results.json"
 
 # Raw samples, one row per request (written by scenarios/hook.py, merged by the runner):
@@ -153,6 +159,50 @@ class Validity(TypedDict):
     reasons: list[str]
 
 
+class SloCheckRecord(TypedDict):
+    condition: str  # e.g. "p99 < 200ms"
+    measured: float  # canonical unit: ms, or a fraction for error_rate
+    low: float  # bootstrap interval of the estimate
+    high: float
+    verdict: Literal["holds", "breaks", "unclear"]
+
+
+class CapacityStep(TypedDict):
+    """One step of a capacity search: open-model load at ``offered_rps``."""
+
+    offered_rps: float
+    achieved_rps: float
+    requests: int
+    error_rate: float
+    dropped: int  # arrivals never sent (counted as failures by the SLO)
+    p50_ms: float | None  # response time, from the intended start
+    p99_ms: float | None
+    service_p50_ms: float | None  # service time, from the actual send
+    service_p99_ms: float | None
+    verdict: Literal["holds", "breaks", "unclear"]
+    checks: list[SloCheckRecord]
+    generator: GeneratorInfo
+    services: list[ServiceResources]
+    limited_by: str  # "generator", or the busiest service with its CPU
+
+
+class CapacityResult(TypedDict):
+    """The highest open-model arrival rate that held the SLO (``bench capacity``)."""
+
+    slo: list[str]
+    kind: Literal["bracketed", "at_least", "below_lowest"]
+    capacity_rps: float | None  # highest offered rate that held
+    low_rps: float | None  # the knee lies in [low_rps, high_rps]
+    high_rps: float | None
+    generator_limited: bool
+    reason: str
+    description: str  # e.g. "420/s (knee between 420 and 460/s)"
+    latency_from: str  # which start the latencies are measured from
+    p99_at_capacity_ms: float | None
+    limited_by: str  # at the first step that broke (or the last that held)
+    steps: list[CapacityStep]
+
+
 class TargetResult(TypedDict):
     target: str
     backend: str  # "local", "docker" or "external" (bench run --url)
@@ -173,6 +223,7 @@ class TargetResult(TypedDict):
     cost: NotRequired[dict[str, Any]]  # harness.pricing.cost output
     claims: NotRequired[list[dict[str, Any]]]  # harness.pricing.claims output
     valid: Validity
+    capacity: NotRequired[CapacityResult]  # `bench capacity` runs: the search and every step
     timings: NotRequired[dict[str, float]]  # wall seconds per phase: up_s, seed_s, load_s, analysis_s, integrity_s, down_s
 
 
@@ -251,20 +302,35 @@ def load_results(run_dir: Path | str) -> Results:
     path = Path(run_dir)
     if path.is_dir():
         path = path / RESULTS_FILE
-    return read_versioned_json(  # type: ignore[return-value]
+    data = read_versioned_json(
         path,
-        SCHEMA,
+        (SCHEMA, SCHEMA_V1),
         label=str(path),
         missing=f"{path} not found; give a run directory written by `bench run`",
         broken="; the run was probably cut short",
         fix="re-run `bench run` or upgrade archbench",
     )
+    return upgrade_to_2(data) if data["schema"] == SCHEMA_V1 else data  # type: ignore[return-value]
+
+
+def upgrade_to_2(data: dict[str, Any]) -> Results:
+    """A v1 results dict as v2 (in memory; the file is left as it is).
+
+    v1 knew only closed-model load: latencies were measured from the actual send.
+    """
+    upgraded = json.loads(json.dumps(data))  # a deep copy: callers keep what they passed
+    upgraded["schema"] = SCHEMA
+    for target in upgraded.get("targets", {}).values():
+        profile = target.get("profile")
+        if isinstance(profile, dict):
+            profile.setdefault("model", "closed")
+    return upgraded
 
 
 def read_versioned_json(
-    path: Path, schema: str, *, label: str, missing: str, broken: str = "", fix: str
+    path: Path, schema: str | tuple[str, ...], *, label: str, missing: str, broken: str = "", fix: str
 ) -> dict[str, Any]:
-    """Read a JSON object whose ``schema`` must equal ``schema``; else a BenchError with the fix.
+    """Read a JSON object whose ``schema`` is ``schema`` (or one of them); else a BenchError with the fix.
 
     ``label`` names the file in messages, ``missing`` is the whole message for an absent
     file, ``broken`` is appended to the invalid-JSON message, ``fix`` to the schema one.
@@ -276,9 +342,11 @@ def read_versioned_json(
     except json.JSONDecodeError as error:
         raise BenchError(f"{label}: not valid JSON ({error}){broken}") from None
     found = data.get("schema") if isinstance(data, dict) else None
-    if found != schema:
+    accepted = (schema,) if isinstance(schema, str) else schema
+    if found not in accepted:
+        readable = " or ".join(repr(item) for item in accepted)
         raise BenchError(
-            f"{label}: schema {found!r} is not supported (this archbench reads {schema!r}); {fix}"
+            f"{label}: schema {found!r} is not supported (this archbench reads {readable}); {fix}"
         )
     return data
 

@@ -11,6 +11,7 @@ the run may exit 0: an invalid target or a failed integrity check fails it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,8 +49,15 @@ def _services_of(deployment: Deployment) -> list[ServiceInfo]:
             for i in deployment.instances]
 
 
-def run_benchmark(context: RunContext) -> Path:
-    """Run the benchmark ``context`` describes; return the run directory (results complete or partial)."""
+Measure = Callable[[RunContext, TargetUnderTest, dict[str, float]], TargetResult]
+
+
+def run_benchmark(context: RunContext, measure: Measure = measure_target) -> Path:
+    """Run the benchmark ``context`` describes; return the run directory (results complete or partial).
+
+    ``measure`` is what happens to each target once it is up: one load run
+    (``measure_target``), or a capacity search (``harness.capacity.runner.measure_capacity``).
+    """
     console, run_dir, profile = context.console, context.run_dir, context.profile
     if context.backend is not None:
         console.print(f"backend: {context.backend.name} — {context.backend_reason}")
@@ -64,7 +72,7 @@ def run_benchmark(context: RunContext) -> Path:
             timings: dict[str, float] = {}
             console.rule(target)
             try:
-                result = _run_one(context, target, timings)
+                result = _run_one(context, target, timings, measure)
             except RunInterrupted as interrupted:
                 results["targets"][target] = interrupted.result
                 raise
@@ -81,7 +89,7 @@ def run_benchmark(context: RunContext) -> Path:
     return run_dir
 
 
-def _run_one(context: RunContext, target: str, timings: dict[str, float]) -> TargetResult:
+def _run_one(context: RunContext, target: str, timings: dict[str, float], measure: Measure) -> TargetResult:
     external = context.external
     if external is not None:
         wait_healthy(external.url, context.config.run.health_timeout)
@@ -90,15 +98,15 @@ def _run_one(context: RunContext, target: str, timings: dict[str, float]) -> Tar
             admin_username=external.admin_username, admin_password=external.admin_password,
             pids={external.name: external.pid} if external.pid else {},
         )
-        return measure_target(context, under_test, timings)
+        return measure(context, under_test, timings)
     # a short work path: PostgreSQL's unix socket path must stay under 108 bytes
     with owned_temp_directory() as workdir:
         settings = deploy_settings(context.config, target, context.run_id, workdir)
-        return _run_deployed(context, target, settings, timings)
+        return _run_deployed(context, target, settings, timings, measure)
 
 
 def _run_deployed(context: RunContext, target: str, settings: DeploySettings,
-                  timings: dict[str, float]) -> TargetResult:
+                  timings: dict[str, float], measure: Measure) -> TargetResult:
     if context.backend is None:
         raise BenchError(f"{target}: no backend was chosen for this run")
     clock = time.monotonic()
@@ -110,7 +118,7 @@ def _run_deployed(context: RunContext, target: str, settings: DeploySettings,
             admin_username=deployment.admin_username, admin_password=deployment.admin_password,
             services=_services_of(deployment), read_resources=deployment.read_resources,
         )
-        result = measure_target(context, under_test, timings)
+        result = measure(context, under_test, timings)
         clock = time.monotonic()  # teardown runs as the block exits
     timings["down_s"] = time.monotonic() - clock
     return result

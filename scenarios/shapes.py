@@ -22,11 +22,15 @@ class StagesShape(LoadTestShape):
     abstract = True
     stages: Sequence[Stage] = ()
     arrival_drivers = 0  # open model: one ArrivalShopper per generator process (0: closed model)
-    drain_s = 0.0  # open model: seconds after the schedule for answers still in flight
+    drain_s = 0.0  # open model: at most this long after the schedule for answers in flight
+    drivers_done = 0  # drivers in this process whose arrivals were all answered
 
     def tick(self) -> tuple[int, float] | None:
         if self.arrival_drivers:
-            running = self.get_run_time() < total_duration(self.stages) + self.drain_s
+            elapsed = self.get_run_time()
+            if elapsed >= total_duration(self.stages) and self.drivers_done >= self.arrival_drivers:
+                return None  # single process: every arrival answered, no need to wait longer
+            running = elapsed < total_duration(self.stages) + self.drain_s
             return (self.arrival_drivers, float(self.arrival_drivers)) if running else None
         current = stage_at(self.stages, self.get_run_time())
         if current is None:

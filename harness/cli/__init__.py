@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
 
 # Sub-commands register themselves on ``cli`` when imported (explicit list, no discovery).
 from harness.cli import baseline as _baseline  # noqa: E402,F401
+from harness.cli import capacity as _capacity  # noqa: E402,F401
 from harness.cli import compare as _compare  # noqa: E402,F401
 from harness.cli import doctor as _doctor  # noqa: E402,F401
 from harness.cli import down as _down  # noqa: E402,F401

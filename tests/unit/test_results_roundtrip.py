@@ -142,3 +142,31 @@ def test_write_atomic_files_are_readable_by_others(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "<p>ok</p>"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def test_a_v1_results_file_is_upgraded_on_load_not_refused() -> None:
+    from harness.results import SCHEMA_V1
+
+    raw = json.loads((FIXTURES / "results-v1" / "results.json").read_text(encoding="utf-8"))
+    assert raw["schema"] == SCHEMA_V1  # the golden v1 file stays as v1 wrote it
+    upgraded = load_results(FIXTURES / "results-v1")
+    assert upgraded["schema"] == SCHEMA
+    assert schema_problems(upgraded) == []
+    assert {t["profile"]["model"] for t in upgraded["targets"].values()} == {"closed"}
+
+
+def test_the_golden_v2_capacity_file_loads_and_conforms() -> None:
+    results = load_results(FIXTURES / "results-v2")
+    assert results["schema"] == SCHEMA and schema_problems(results) == []
+    capacity = results["targets"]["monolith"]["capacity"]
+    assert capacity["steps"] and capacity["slo"]
+    assert results["targets"]["monolith"]["profile"]["model"] == "open"
+
+
+def test_an_unknown_schema_is_refused_naming_both_readable_ones(tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(json.dumps({"schema": "archbench/results@9"}))
+    with pytest.raises(BenchError, match="results@2.*or.*results@1"):
+        load_results(tmp_path)
