@@ -43,10 +43,10 @@ class InfraSpec:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """One of our services, started as ``python -m module``."""
+    """One of our services, started as ``python -m module`` (or its own ``command``)."""
 
     name: str
-    module: str
+    module: str = ""  # Python services: ``python -m module``
     wiring: dict[str, str] = field(default_factory=dict)  # ENV_VAR -> reference (see module doc)
     depends_on: tuple[str, ...] = ()  # services that must be healthy first
     health_path: str = "/health"
@@ -54,6 +54,17 @@ class ServiceSpec:
     memory_mb: int = 256
     workers: int = 1
     env: dict[str, str] = field(default_factory=dict)  # static extra environment
+    # Other runtimes: the argv, run from the project root (e.g. ("node", "targets/x/server.js"));
+    # empty: ``python -m module``.
+    command: tuple[str, ...] = ()
+
+    def argv(self, python: str) -> list[str]:
+        """The command line that starts this service, ``python`` being the interpreter to use."""
+        if self.command:
+            return list(self.command)
+        if not self.module:
+            raise ValueError(f"service {self.name!r} declares neither a module nor a command")
+        return [python, "-m", self.module]
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,7 @@ class _DockerLauncher(Launcher):
         self, spec: ServiceSpec, environment: dict[str, str], cpus: float, memory_mb: int
     ) -> InstanceHandle:
         return self._handle(spec.name, "service", image=self.config.image_tag,
-                            command=["python", "-m", spec.module], environment=environment,
+                            command=spec.argv("python"), environment=environment,
                             cpus=cpus, memory_mb=memory_mb)  # fmt: skip
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:

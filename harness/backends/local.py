@@ -155,7 +155,7 @@ class _LocalLauncher(Launcher):
         env = dict(self.base_env)
         env.update(environment)
         return self._handle(ProcessSpec(
-            name=spec.name, argv=[sys.executable, "-m", spec.module], env=env, cwd=PROJECT_ROOT,
+            name=spec.name, argv=spec.argv(sys.executable), env=env, cwd=PROJECT_ROOT,
             log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
             stop_timeout=SERVICE_STOP_TIMEOUT,
         ))  # fmt: skip
