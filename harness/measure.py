@@ -119,6 +119,10 @@ class LoadRecord:
     schedule: dict[str, float] = field(default_factory=dict)  # open model: scheduler lag
 
 
+# What a resource reading's memory is: a process tree's PSS, or a container cgroup's usage.
+MEMORY_BY_BACKEND = {"local": "pss", "external": "pss", "docker": "cgroup"}
+
+
 def profile_dict(profile: Profile) -> dict[str, Any]:
     """The resolved profile as results.json records it."""
     return {
@@ -256,10 +260,14 @@ def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[s
     settings = ScenarioSettings.from_config(config.scenario, seed, context.profile,
                                             samples_dir=str(files.samples), order_socket=tracker.address,
                                             processes=config.cpu.generator_processes)
-    load = load_phase(context, target, settings, files, timings)
-    clock = time.monotonic()
-    analysis = analysis_phase(config, context.profile, load)
-    timings["analysis_s"] = time.monotonic() - clock
+    try:
+        load = load_phase(context, target, settings, files, timings)
+        clock = time.monotonic()
+        analysis = analysis_phase(config, context.profile, load)
+        timings["analysis_s"] = time.monotonic() - clock
+    except BaseException:
+        tracker.finish(0.0)  # its thread, loop and socket end with the measurement
+        raise
     write_target_files(files, analysis, load)
     clock = time.monotonic()
     integrity = integrity_phase(context, target, seed, tracker, load)
@@ -318,7 +326,8 @@ def assemble(config: Config, profile: Profile, target: TargetUnderTest, load: Lo
     )
     if len(resources):
         services = [s for s in summarise(resources, measured_from, measured_to) if s["name"] != GENERATOR]
-        result["resources"] = {"csv": str(relative / "resources.csv"), "services": services}
+        result["resources"] = {"csv": str(relative / "resources.csv"), "services": services,
+                               "memory_measure": MEMORY_BY_BACKEND.get(target.backend, "pss")}
     if load.resource_errors:
         result["resources"] = {**result.get("resources", {}), "errors": load.resource_errors}
     return result

@@ -23,45 +23,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 import psutil
 
 from harness.backends.base import ResourceReading
+from harness.procmem import tree_memory_bytes
 from harness.results import RESOURCE_COLUMNS, GeneratorInfo, ServiceResources
 
 GENERATOR = "generator"
-MEMORY_MEASURE = "pss"  # what tree_memory measures when it can (else "rss")
-
-
-def tree_memory(processes: Iterable[psutil.Process]) -> tuple[int, str]:
-    """Bytes of memory of ``processes`` together, and the measure: "pss", or "rss" if any fell back.
-
-    PSS (``/proc/PID/smaps_rollup``) counts a shared page once across the processes sharing
-    it; a process whose PSS is unreadable (permissions) adds its RSS instead, an upper bound.
-    Processes that exit meanwhile add nothing.
-    """
-    total = 0
-    measure = MEMORY_MEASURE
-    for process in processes:
-        try:
-            try:
-                total += process.memory_full_info().pss
-            except (psutil.AccessDenied, AttributeError):  # AttributeError: no PSS on this OS
-                total += process.memory_info().rss
-                measure = "rss"
-        except psutil.Error:
-            continue
-    return total, measure
-
-
-def tree_memory_bytes(processes: Iterable[psutil.Process]) -> int:
-    """Bytes of memory of ``processes`` together (PSS, see ``tree_memory``)."""
-    return tree_memory(processes)[0]
-
-
 def tree_reading(name: str, pid: int) -> ResourceReading | None:
     """Cumulative CPU seconds and current memory (PSS bytes) of ``pid`` and its descendants (None if gone)."""
     try:

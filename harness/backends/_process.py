@@ -27,6 +27,7 @@ import psutil
 
 from harness.backends.base import ResourceReading
 from harness.errors import BenchError
+from harness.procmem import tree_memory_bytes
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -149,20 +150,19 @@ class ManagedProcess:
             return []
 
     def read_resources(self, name: str | None = None) -> ResourceReading:
-        """Cumulative CPU seconds (user+system, including reaped children) and current RSS bytes."""
+        """Cumulative CPU seconds (user+system, including reaped children) and memory bytes (PSS)."""
         cpu = 0.0
-        rss = 0
-        for proc in self.processes():
+        processes = self.processes()
+        for proc in processes:
             try:
-                with proc.oneshot():
-                    times = proc.cpu_times()
-                    rss += proc.memory_info().rss
+                times = proc.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             # children_* hold CPU of children already waited for (e.g. postgres backends of
             # closed connections); live children are counted by their own entry.
             cpu += times.user + times.system + times.children_user + times.children_system
-        return ResourceReading(name=name or self.name, time=time.time(), cpu_seconds=cpu, rss_bytes=rss)
+        return ResourceReading(name=name or self.name, time=time.time(), cpu_seconds=cpu,
+                               rss_bytes=tree_memory_bytes(processes))
 
     def stop(self, timeout: float | None = None, *, discard: bool = False) -> None:
         """Signal, wait up to ``timeout`` seconds (default: the spec's), SIGKILL what is left, reap.

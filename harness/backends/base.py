@@ -58,7 +58,7 @@ class ResourceReading:
     name: str
     time: float  # seconds (time.time())
     cpu_seconds: float  # cumulative user+system CPU seconds of all its processes
-    rss_bytes: int  # current resident memory of all its processes
+    rss_bytes: int  # current memory: PSS of its process tree (local), the cgroup's usage (docker)
 
 
 class Deployment(Protocol):

@@ -38,6 +38,7 @@ from harness.backends.lifecycle import InstanceHandle, Launcher, LifecycleBacken
 from harness.backends.ownership import owner_alive, owner_token
 from harness.config import Config, DockerConfig
 from harness.errors import BenchError
+from harness.hostinfo import docker_socket_reachable
 from harness.topology import InfraSpec, ServiceSpec, Topology
 
 LABEL_RUN = "archbench.run"
@@ -50,9 +51,15 @@ SETUP_HINT = "bash .ci/docker-setup.sh"  # builds stand-in images where no regis
 
 
 def _docker_client(timeout: float = 60.0) -> Any:
-    """A Docker SDK client from the environment (DOCKER_HOST or the local socket)."""
+    """A Docker SDK client from the environment (DOCKER_HOST or the local socket).
+
+    The socket is probed first (``hostinfo.docker_socket_reachable``): the SDK leaks the
+    socket of a failed connect, so without an engine it is never asked.
+    """
     from docker.client import DockerClient
 
+    if not docker_socket_reachable():
+        raise docker.errors.DockerException("the Docker engine's socket refuses connections")
     return DockerClient.from_env(timeout=int(timeout))
 
 

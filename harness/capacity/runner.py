@@ -91,7 +91,11 @@ def measure_capacity(context: RunContext, target: TargetUnderTest, timings: dict
     interrupted: str | None = None
     clock = time.monotonic()
     while (rate := search.next_rate()) is not None:
-        step = _run_step(context, target, seed, tracker.address, rate, len(steps))
+        try:
+            step = _run_step(context, target, seed, tracker.address, rate, len(steps))
+        except BaseException:
+            tracker.finish(0.0)
+            raise
         steps.append(step)
         context.console.print(_step_line(step.record))
         if step.load.interrupted:

@@ -170,3 +170,9 @@ def test_an_unknown_schema_is_refused_naming_both_readable_ones(tmp_path: Path) 
     (tmp_path / "results.json").write_text(json.dumps({"schema": "archbench/results@9"}))
     with pytest.raises(BenchError, match="results@2.*or.*results@1"):
         load_results(tmp_path)
+
+
+def test_resources_say_which_memory_measure_they_hold(tmp_path: Path) -> None:
+    local = _target_result(tmp_path)
+    assert local["resources"]["memory_measure"] == "pss"  # a process tree's PSS, not summed RSS
+    assert schema_problems(local, TargetResult) == []

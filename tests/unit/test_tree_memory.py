@@ -10,7 +10,8 @@ from typing import Any
 import psutil
 import pytest
 
-from harness.resources import tree_memory, tree_memory_bytes, tree_reading
+from harness.procmem import tree_memory, tree_memory_bytes
+from harness.resources import tree_reading
 
 SHARED_MIB = 64
 # Like PostgreSQL's shared buffers: one shared mapping that every forked backend touches.
