@@ -45,6 +45,10 @@ class RunConfig:
     backend: Literal["auto", "local", "docker"] = "auto"
     out: str = "reports"
     health_timeout: float = _unit("duration", 60.0, gt=0)  # seconds
+    # Restart policy while a target runs: an instance that exits on its own (a crash, a
+    # fault's kill) is started again after restart_delay, as an orchestrator would.
+    restart: Literal["on-failure", "never"] = "on-failure"
+    restart_delay: float = _unit("duration", 1.0, ge=0)  # seconds
 
 
 @dataclass(frozen=True)

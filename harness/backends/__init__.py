@@ -92,6 +92,7 @@ def deploy_settings(config: Config, target: str, run_id: str, workdir: Path) -> 
         health_timeout=config.run.health_timeout,
         workers=target_config.workers,
         overrides=overrides,
+        restart_delay=config.run.restart_delay if config.run.restart == "on-failure" else None,
     )
 
 

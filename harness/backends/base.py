@@ -37,6 +37,19 @@ class DeploySettings:
     admin_username: str = "admin"
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     db_password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    # Restart policy: an instance that exits (crash, kill) on its own is started again after
+    # this many seconds, as an orchestrator would; None: never (tests control restarts).
+    restart_delay: float | None = None
+
+
+@dataclass(frozen=True)
+class Restart:
+    """One restart the backend's policy made: when the instance was found down, when healthy again."""
+
+    name: str
+    down_s: float  # epoch seconds the supervisor saw it gone
+    healthy_s: float | None  # epoch seconds it answered its health check again (None: it did not)
+    error: str = ""  # why the restart failed, when it did
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,10 @@ class Deployment(Protocol):
 
     def resume_service(self, name: str) -> None:
         """Undo ``pause_service`` (SIGCONT / container unpause); a no-op when not paused."""
+        ...
+
+    def restarts(self) -> list[Restart]:
+        """Restarts the restart policy made so far (``DeploySettings.restart_delay``)."""
         ...
 
 

@@ -34,6 +34,7 @@ from harness.backends.base import (
     DeploySettings,
     Instance,
     ResourceReading,
+    Restart,
     Wiring,
     resolve_infra,
     resolve_service,
@@ -142,6 +143,8 @@ class _Member:
     handle: InstanceHandle
     check: Callable[[], bool]
     paused: bool = False
+    stopped: bool = False  # stopped on purpose: the restart policy leaves it down
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one start/stop at a time
 
 
 @dataclass
@@ -161,6 +164,7 @@ class ManagedDeployment:
     _members: dict[str, _Member] = field(default_factory=dict, repr=False)
     _read_all: Callable[[list[InstanceHandle]], list[ResourceReading]] | None = field(
         default=None, repr=False)
+    _restarts: list[Restart] = field(default_factory=list, repr=False)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -182,22 +186,79 @@ class ManagedDeployment:
     # -- control ---------------------------------------------------------------------------
 
     def stop_service(self, name: str, timeout: float | None = None) -> None:
-        """Graceful stop of ``name``: its stop signal, SIGKILL after ``timeout`` seconds."""
+        """Graceful stop of ``name``: its stop signal, SIGKILL after ``timeout`` seconds.
+
+        A stopped instance stays down (the restart policy leaves it) until ``start_service``.
+        """
         member = self._member(name)
-        self._thaw(member)
-        member.handle.stop(timeout)
+        with member.lock:
+            member.stopped = True
+            self._thaw(member)
+            member.handle.stop(timeout)
 
     def kill_service(self, name: str) -> None:
-        """SIGKILL ``name`` (a crash, not a shutdown); ``start_service`` brings it back."""
+        """SIGKILL ``name`` (a crash, not a shutdown): the restart policy, or ``start_service``,
+        brings it back."""
         member = self._member(name)
-        member.handle.kill()
-        member.paused = False
+        with member.lock:
+            member.handle.kill()
+            member.paused = False
 
     def start_service(self, name: str) -> float:
         """(Re)start ``name`` with its original ports and environment; seconds until healthy."""
         member = self._member(name)
-        self._thaw(member)
-        return start_and_wait(member.handle, member.check, self.health_timeout)
+        with member.lock:
+            self._thaw(member)
+            member.stopped = False
+            return start_and_wait(member.handle, member.check, self.health_timeout)
+
+    def restarts(self) -> list[Restart]:
+        """Restarts the restart policy made so far."""
+        return list(self._restarts)
+
+    def supervise_once(self, delay_s: float) -> list[Restart]:
+        """Start again, after ``delay_s`` seconds, every instance that exited on its own.
+
+        The restart policy's one step (``supervise`` calls it twice a second); paused and
+        deliberately stopped instances are left alone. Returns the restarts made.
+        """
+        made = []
+        for name, member in self._members.items():
+            if member.stopped or member.paused or member.handle.running():
+                continue
+            down = time.time()
+            time.sleep(delay_s)
+            with member.lock:
+                if member.stopped or member.handle.running():
+                    continue
+                try:
+                    start_and_wait(member.handle, member.check, self.health_timeout)
+                    restart = Restart(name, down, time.time())
+                except BenchError as error:
+                    restart = Restart(name, down, None, str(error).splitlines()[0])
+            self._restarts.append(restart)
+            made.append(restart)
+        return made
+
+    @contextlib.contextmanager
+    def supervise(self, delay_s: float | None) -> Iterator[None]:
+        """Run the restart policy in a thread while the block runs (``delay_s`` None: no policy)."""
+        if delay_s is None:
+            yield
+            return
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.wait(0.5):
+                self.supervise_once(delay_s)
+
+        thread = threading.Thread(target=loop, name=f"archbench-supervise-{self.target}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=self.health_timeout + delay_s + 5)
 
     def restart_service(self, name: str) -> float:
         """Graceful stop, then start; seconds from the start until healthy again."""
@@ -276,7 +337,8 @@ class LifecycleBackend(ABC):
                 start_and_wait(handle, check, settings.health_timeout)
                 deployment.startup_seconds[instance.name] = time.monotonic() - begun
             deployment.startup_seconds["total"] = time.monotonic() - begun
-            yield deployment
+            with deployment.supervise(settings.restart_delay):
+                yield deployment
         finally:
             with signals_deferred():
                 _teardown(deployment, launcher)
