@@ -62,11 +62,18 @@ def complete_targets(results: Results, config: Config) -> dict[str, TargetResult
     """Targets with ``cost`` and ``claims`` present (recomputed when results.json lacks them).
 
     A target that cannot be costed (an interrupted run without services or summary) keeps
-    no ``cost``; ``not_measured`` says why. Never raises for a partial target.
+    no ``cost``; ``not_measured`` says why. Never raises for a partial target. Costs and
+    claims written before they were priced at the enforced CPU budget and the capacity
+    (no ``cost.reserved``, claims rows without ``basis``) are recomputed the same way.
     """
     completed: dict[str, TargetResult] = {}
     for name, target in (results.get("targets") or {}).items():
         target = dict(target)  # type: ignore[assignment]
+        if target.get("cost") and "reserved" not in target["cost"]:
+            target.pop("cost")
+            target.pop("claims", None)
+        if any("basis" not in row for row in target.get("claims") or []):
+            target.pop("claims")
         if not target.get("cost"):
             try:
                 target["cost"] = cost_for_target(target, config)

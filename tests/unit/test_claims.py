@@ -66,7 +66,9 @@ def test_each_claim_gets_range_measurement_verdict_and_cpu_budget() -> None:
 
 
 def test_above_the_claimed_cost_and_throughput() -> None:
-    rows = rows_by_metric(check_claims(target(rps=501.0, cpus=5.01), CONFIG))  # type: ignore[arg-type]
+    unpinned = target(rps=501.0, cpus=5.01)
+    unpinned["cpu_budget"]["target_cpus"] = ""  # no cpuset: the 5.01-vCPU quota is the budget
+    rows = rows_by_metric(check_claims(unpinned, CONFIG))  # type: ignore[arg-type]
     assert rows["rps"]["verdict"] == "above"
     assert rows["monthly_usd"]["verdict"] == "above"  # $501/month
 
@@ -126,3 +128,70 @@ def test_ordering_needs_two_targets() -> None:
 def test_equal_throughput_does_not_hold() -> None:
     targets = {"monolith": target("monolith", rps=200.0), "microservices": target("microservices", rps=200.0)}
     assert check_ordering(targets, CONFIG)["holds"] is False  # type: ignore[arg-type]
+
+
+# -- verdicts at capacity and at the claimed rate (issue 12 item 4) --------------------------
+
+
+def searched(name: str = "monolith", kind: str = "bracketed", capacity_rps: float | None = 400.0,
+             high: float | None = 440.0, **overrides: Any) -> dict[str, Any]:
+    found = target(name, **overrides)
+    found["profile"] = {"name": "capacity@400/s", "model": "open"}
+    found["capacity"] = {"slo": ["p99 < 200ms"], "kind": kind, "capacity_rps": capacity_rps,
+                         "low_rps": capacity_rps, "high_rps": high, "generator_limited": kind == "at_least",
+                         "reason": "", "description": "", "latency_from": "intended start (response time)",
+                         "p99_at_capacity_ms": 150.0, "limited_by": "app", "steps": []}
+    return found
+
+
+def test_cost_verdict_is_at_the_claimed_rate_not_one_stack() -> None:
+    """The issue's event-driven case: one stack cost $110/month ("below" $1,000-5,000), while
+    serving the claimed 5,000 req/s takes 12 replicas, about $1,320: inside the claim."""
+    event = target("event-driven", rps=420.0, cpus=1.1)
+    event["cpu_budget"]["target_cpus"] = ""  # the 1.1-vCPU quota is the budget: $110/month
+    rows = rows_by_metric(check_claims(event, CONFIG))  # type: ignore[arg-type]
+    cost = rows["monthly_usd"]
+    assert cost["measured"] == pytest.approx(12 * 110.0)
+    assert cost["verdict"] == "within"
+    assert "12 replica(s)" in cost["note"] and "$1,320/month" in cost["note"]
+    assert cost["at_claimed_rate"]["replicas"] == 12 and cost["at_claimed_rate"]["high_replicas"] == 24
+    assert cost["label"] == "Monthly cost to serve 5000 req/s (modelled)"
+
+
+def test_throughput_and_latency_are_compared_at_capacity() -> None:
+    rows = rows_by_metric(check_claims(searched(rps=100.0, p50=120.0), CONFIG))  # type: ignore[arg-type]
+    assert rows["rps"]["measured"] == 400.0 and rows["rps"]["verdict"] == "within"  # not the 100 req/s step
+    assert rows["rps"]["basis"] == "capacity" and "capacity at p99 < 200ms" in rows["rps"]["note"]
+    latency = rows["latency_p50"]
+    assert latency["measured"] == 120.0 and latency["basis"] == "capacity"
+    assert latency["note"] == ("p50 at capacity (400/s), response time from the intended start "
+                               "(coordinated-omission corrected)")
+    assert rows["monthly_usd"]["at_claimed_rate"]["rate_rps"] == 400.0
+
+
+def test_without_capacity_the_operating_point_is_named() -> None:
+    rows = rows_by_metric(check_claims(target(), CONFIG))  # type: ignore[arg-type]
+    assert rows["rps"]["basis"] == "operating point"
+    assert rows["latency_p50"]["note"] == "p50 at the operating point, latency from the actual send (closed loop)"
+
+
+@pytest.mark.parametrize(("kind", "capacity_rps", "high", "expected"), [
+    ("at_least", 400.0, None, "unknown"),  # at least 400 against 100-500: within or above
+    ("at_least", 600.0, None, "above"),  # at least 600: above for sure
+    ("below_lowest", None, 80.0, "below"),  # below 80/s against 100-500
+    ("below_lowest", None, 200.0, "unknown"),  # below 200/s: below or within
+])
+def test_capacity_bounds_give_only_the_verdicts_they_prove(kind: str, capacity_rps: float | None,
+                                                           high: float | None, expected: str) -> None:
+    rows = rows_by_metric(check_claims(searched(kind=kind, capacity_rps=capacity_rps, high=high), CONFIG))  # type: ignore[arg-type]
+    assert rows["rps"]["verdict"] == expected
+    assert ("lower bound" if kind == "at_least" else "lowest rate tried") in rows["rps"]["note"]
+
+
+def test_ordering_uses_capacity_when_every_target_has_one() -> None:
+    targets = {"monolith": searched("monolith", capacity_rps=300.0, rps=900.0),
+               "microservices": searched("microservices", capacity_rps=200.0, rps=100.0)}
+    ordering = check_ordering(targets, CONFIG)  # type: ignore[arg-type]
+    assert ordering["basis"] == "capacity at the SLO"
+    assert ordering["measured_rps"] == {"monolith": 300.0, "microservices": 200.0}
+    assert ordering["holds"] is False

@@ -74,7 +74,9 @@ def test_usage_cost_from_measured_cpu_seconds_and_peak_memory() -> None:
 
 
 def test_replicas_round_up_and_exact_capacity_needs_one() -> None:
-    scaling = {row["target_rps"]: row for row in cost_for_target(target(), CONFIG)["scaling"]}  # type: ignore[arg-type]
+    # two cores for two 1-vCPU services: the enforced budget is the quotas' 2 vCPUs ($0.086/h)
+    two_cores = target(cpu_budget={"target_cpus": "0-1", "generator_cpus": "2"})
+    scaling = {row["target_rps"]: row for row in cost_for_target(two_cores, CONFIG)["scaling"]}  # type: ignore[arg-type]
     assert scaling[100.0]["replicas"] == 1  # exactly the measured capacity
     assert scaling[250.0]["replicas"] == 3  # 2.5 -> 3
     assert scaling[1000.0]["replicas"] == 10
@@ -126,3 +128,55 @@ def test_fixture_cost_matches_a_recomputation() -> None:
         fresh = cost_for_target(copy.deepcopy(stored), config)
         assert fresh["provisioned"] == pytest.approx(stored["cost"]["provisioned"]), name
         assert not math.isnan(fresh["successful_rps"])
+
+
+# -- the CPU the target actually had, and costs at capacity (issue 12 item 4) ----------------
+
+
+def capacity(kind: str = "bracketed", rps: float | None = 400.0, high: float | None = 440.0) -> dict[str, Any]:
+    return {"slo": ["p99 < 200ms", "error_rate < 1%"], "kind": kind, "capacity_rps": rps,
+            "low_rps": rps, "high_rps": high, "generator_limited": kind == "at_least", "reason": "",
+            "description": "", "latency_from": "intended start (response time)",
+            "p99_at_capacity_ms": 120.0, "limited_by": "app", "steps": []}
+
+
+def test_services_sharing_one_pinned_core_are_priced_as_one_vcpu() -> None:
+    cost = cost_for_target(target(), CONFIG)  # type: ignore[arg-type]
+    # app 1.0 + postgres 1.0 declared, but both ran on cpuset "1": one core was the budget
+    assert cost["budget"] == {"declared_vcpus": 2.0, "cpuset": "1", "cpuset_cores": 1, "vcpus": 1.0,
+                              "enforced_by": "cpuset"}
+    assert cost["reserved"]["vcpus"] == 1.0
+    assert cost["reserved"]["hourly_usd"] == pytest.approx(0.04 + 1.5 * 0.004)
+    assert cost["reserved"]["per_million_usd"] == pytest.approx((0.04 + 0.006) / 0.36)
+    assert cost["usage"]["vcpus"] == pytest.approx(0.8)  # "used" beside "reserved"
+    scaling = {row["target_rps"]: row for row in cost["scaling"]}
+    assert scaling[250.0]["monthly_usd"] == pytest.approx(3 * 0.046 * 730)
+
+
+def test_quotas_are_the_budget_when_smaller_than_the_cpuset_or_unpinned() -> None:
+    wide = cost_for_target(target(cpu_budget={"target_cpus": "0-3", "generator_cpus": ""}), CONFIG)  # type: ignore[arg-type]
+    assert (wide["budget"]["vcpus"], wide["budget"]["enforced_by"]) == (2.0, "quotas")
+    unpinned = cost_for_target(target(cpu_budget={"target_cpus": "", "generator_cpus": ""}), CONFIG)  # type: ignore[arg-type]
+    assert (unpinned["budget"]["vcpus"], unpinned["budget"]["cpuset_cores"]) == (2.0, None)
+
+
+def test_costs_use_the_capacity_when_the_run_searched_for_it() -> None:
+    searched = target(capacity=capacity(rps=400.0))  # the step at capacity measured 100 req/s ok
+    cost = cost_for_target(searched, CONFIG)  # type: ignore[arg-type]
+    assert cost["rate_rps"] == 400.0 and cost["rate_basis"]["at"] == "capacity"
+    assert "capacity 400/s at p99 < 200ms and error_rate < 1%" in cost["rate_basis"]["text"]
+    assert cost["reserved"]["per_million_usd"] == pytest.approx(0.046 / (400 * 3600) * 1e6)
+    scaling = {row["target_rps"]: row for row in cost["scaling"]}
+    assert scaling[1000.0]["replicas"] == 3  # 1000 / 400 -> 3, not 1000 / 100 = 10
+    assert cost["successful_rps"] == pytest.approx(100.0)  # what was measured stays visible
+
+
+def test_capacity_bounds_are_labelled_and_no_rate_prices_nothing() -> None:
+    at_least = cost_for_target(target(capacity=capacity("at_least", 400.0, None)), CONFIG)  # type: ignore[arg-type]
+    assert at_least["rate_rps"] == 400.0 and at_least["rate_basis"]["bound"] == "lower"
+    assert "at least 400/s" in at_least["rate_basis"]["text"] and "generator-limited" in at_least["rate_basis"]["text"]
+    below = cost_for_target(target(capacity=capacity("below_lowest", None, 50.0)), CONFIG)  # type: ignore[arg-type]
+    assert below["rate_rps"] is None
+    assert "below the lowest rate tried (50/s)" in below["rate_basis"]["text"]
+    assert below["reserved"]["per_million_usd"] is None
+    assert all(row["replicas"] is None for row in below["scaling"])
