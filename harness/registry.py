@@ -5,10 +5,13 @@ from __future__ import annotations
 from harness.errors import ConfigError
 from harness.topology import Topology
 from targets.event_driven.topology import TOPOLOGY as EVENT_DRIVEN
+from targets.express_monolith.topology import TOPOLOGY as EXPRESS_MONOLITH
 from targets.microservices.topology import TOPOLOGY as MICROSERVICES
 from targets.monolith.topology import TOPOLOGY as MONOLITH
 
-TARGETS: dict[str, Topology] = {t.target: t for t in (MONOLITH, MICROSERVICES, EVENT_DRIVEN)}
+TARGETS: dict[str, Topology] = {
+    t.target: t for t in (MONOLITH, MICROSERVICES, EVENT_DRIVEN, EXPRESS_MONOLITH)
+}
 
 
 def get_topology(name: str) -> Topology:

@@ -1,0 +1,1 @@
+"""The Express monolith target (Node.js; see topology.py and server.js)."""

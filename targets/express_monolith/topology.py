@@ -1,0 +1,54 @@
+"""Express monolith: the monolith's contract in Node.js (Express, pg) over one PostgreSQL database.
+
+The article's own monolith stack, with PostgreSQL instead of MongoDB (not obtainable here) and the
+same schema as ``targets.monolith``. Not in the default ``run.targets``; select it by name.
+Needs Node.js 20+ and ``npm ci --prefix targets/express_monolith`` (``make install``): the
+``start.sh`` command names that fix when either is missing (``runtime_problem`` tells ``bench doctor``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from harness.topology import InfraSpec, ServiceSpec, Topology
+
+DIRECTORY = Path(__file__).resolve().parent
+INSTALL_HINT = "npm ci --prefix targets/express_monolith (or make install)"
+NODE_MAJOR_MIN = 20
+
+TOPOLOGY = Topology(
+    target="express-monolith",
+    description="one Express (Node.js) service (N cluster workers) owning one PostgreSQL database",
+    services=(
+        ServiceSpec(
+            name="app",
+            command=("sh", "targets/express_monolith/start.sh"),
+            wiring={"DATABASE_URL": "postgres:shop"},
+            cpus=1.0,
+            memory_mb=512,
+        ),
+    ),
+    entry="app",
+    infra=(InfraSpec(kind="postgres", databases=("shop",), cpus=1.0, memory_mb=1024),),
+)
+
+
+def runtime_problem(directory: Path = DIRECTORY) -> str | None:
+    """Why this target cannot start on this machine (node or its dependencies missing), or None."""
+    node = shutil.which("node")
+    if node is None:
+        return f"Node.js (node) not on PATH: install Node.js {NODE_MAJOR_MIN}+, then {INSTALL_HINT}"
+    try:
+        version = subprocess.run(
+            [node, "--version"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        major = int(version.lstrip("v").split(".")[0])
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return f"{node} --version failed: install Node.js {NODE_MAJOR_MIN}+"
+    if major < NODE_MAJOR_MIN:
+        return f"node {version} is older than {NODE_MAJOR_MIN}: install Node.js {NODE_MAJOR_MIN}+"
+    if not (directory / "node_modules" / "express").is_dir():
+        return f"npm dependencies not installed in {directory / 'node_modules'}: {INSTALL_HINT}"
+    return None
