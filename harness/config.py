@@ -59,6 +59,10 @@ class CpuConfig:
     target_cpus: str = "1"
     generator_processes: int = _number(1, ge=1)
     generator_bound_pct: float = _number(90.0, ge=0, le=100)  # mean generator CPU % above which a run is generator-bound
+    # Each instance's cpus/memory: "auto" enforces them where the backend can (docker always;
+    # local with cgroups, as root) and reports them elsewhere; "enforce" refuses to run
+    # without enforcement; "report" never enforces (prices and reports only).
+    limits: Literal["auto", "enforce", "report"] = "auto"
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ def deploy_settings(config: Config, target: str, run_id: str, workdir: Path) -> 
         workers=target_config.workers,
         overrides=overrides,
         restart_delay=config.run.restart_delay if config.run.restart == "on-failure" else None,
+        limits=config.cpu.limits,
     )
 
 

@@ -58,6 +58,7 @@ class ProcessSpec:
     signal_group: bool = True  # stop_signal to the whole process group, or only to the leader
     stop_timeout: float = 10.0  # seconds between stop_signal and SIGKILL
     discard_signal: int | None = None  # stop signal when its data is deleted next (None: stop_signal)
+    cgroup_procs: tuple[str, ...] = ()  # cgroup.procs files the child joins (limits, see _cgroups)
 
 
 @dataclass
@@ -95,7 +96,6 @@ class ManagedProcess:
         spec = self.spec
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = spec.log_path.open("ab")
-        uid, gid = spec.user if spec.user is not None else (None, None)
         try:
             self.popen = subprocess.Popen(
                 spec.argv,
@@ -105,12 +105,10 @@ class ManagedProcess:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                # preexec_fn, not a wrapper binary: PDEATHSIG must be set after the user switch;
+                # preexec_fn, not a wrapper binary: the child joins its cgroups while still root,
+                # then drops to spec.user, then sets PDEATHSIG (a credential change clears it);
                 # glibc's atfork handlers keep malloc usable in the child even with threads.
-                preexec_fn=_child_setup(os.getpid(), spec.cpus, spec.stop_signal),  # noqa: PLW1509
-                user=uid,
-                group=gid,
-                extra_groups=[] if uid is not None else None,
+                preexec_fn=_child_setup(os.getpid(), spec),  # noqa: PLW1509
             )
         except OSError as error:
             self._close_log()
@@ -247,15 +245,28 @@ def _wait_gone(processes: list[psutil.Process], deadline: float) -> list[psutil.
     return alive
 
 
-def _child_setup(parent_pid: int, cpus: frozenset[int], death_signal: int) -> Callable[[], None]:
-    """The ``preexec_fn`` of every child: runs after fork (and after setuid), before exec.
+def _child_setup(parent_pid: int, spec: ProcessSpec) -> Callable[[], None]:
+    """The ``preexec_fn`` of every child: runs after fork, before exec, in this order.
 
-    PR_SET_PDEATHSIG is cleared by a credential change, so it must come after
-    ``subprocess`` switched user; it fires when the forking *thread* exits, so
-    deployments are started from the thread that keeps them.
+    1. join the instance's cgroups (``spec.cgroup_procs``) while still root, so every
+       process it forks later is limited from the start;
+    2. drop to ``spec.user`` (groups, gid, uid) — done here rather than by ``subprocess``
+       because that switch would come before step 1;
+    3. PR_SET_PDEATHSIG, which a credential change clears, so after step 2; it fires when
+       the forking *thread* exits, so deployments are started from the thread that keeps them;
+    4. pin to ``spec.cpus``.
     """
+    cpus, death_signal, procs, user = spec.cpus, spec.stop_signal, spec.cgroup_procs, spec.user
 
     def setup() -> None:
+        pid = str(os.getpid())
+        for path in procs:
+            with open(path, "w", encoding="ascii") as handle:
+                handle.write(pid)
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user[1])
+            os.setuid(user[0])
         _PRCTL(_PR_SET_PDEATHSIG, int(death_signal), 0, 0, 0)
         if os.getppid() != parent_pid:  # the harness died before prctl took effect
             os._exit(1)

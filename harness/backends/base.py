@@ -40,6 +40,7 @@ class DeploySettings:
     # Restart policy: an instance that exits (crash, kill) on its own is started again after
     # this many seconds, as an orchestrator would; None: never (tests control restarts).
     restart_delay: float | None = None
+    limits: str = "auto"  # "auto" | "enforce" | "report": see [cpu] limits in harness.config
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class Deployment(Protocol):
     service_urls: dict[str, str]  # every instance -> its URL (no secrets)
     startup_seconds: dict[str, float]  # instance -> s from up() to healthy; "total"
     log_dir: Path | None  # where instances log, when the backend writes files (else None)
+    limits_enforced: bool  # whether each instance's cpus and memory are enforced, not only reported
 
     def read_resources(self) -> list[ResourceReading]:
         """One reading per instance, now."""

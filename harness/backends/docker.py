@@ -189,6 +189,7 @@ class _DockerLauncher(Launcher):
         self.target = topology.target
         self.deployment_id = secrets.token_hex(4)
         self.sampler = StatsSampler(client)
+        self.limits_enforced = settings.limits != "report"  # the engine enforces what it is given
         self.labels = {
             LABEL_RUN: settings.run_id,
             LABEL_OWNER: owner_label(),
@@ -234,7 +235,7 @@ class _DockerLauncher(Launcher):
                 return self.client.containers.run(
                     image, command=command, name=container_name, environment=environment,
                     labels={**self.labels, LABEL_INSTANCE: name, LABEL_ROLE: role},
-                    network_mode="host", nano_cpus=int(cpus * 1e9), mem_limit=f"{memory_mb}m",
+                    network_mode="host", **self._limits(cpus, memory_mb),
                     cpuset_cpus=self.settings.target_cpus.strip() or None, detach=True, **extra,
                 )  # fmt: skip
             except docker.errors.DockerException as error:
@@ -243,6 +244,11 @@ class _DockerLauncher(Launcher):
                 ) from None
 
         return ContainerHandle(name, f"container {container_name} ({name})", create, self.sampler)
+
+    def _limits(self, cpus: float, memory_mb: int) -> dict[str, Any]:
+        if not self.limits_enforced:
+            return {}
+        return {"nano_cpus": int(cpus * 1e9), "mem_limit": f"{memory_mb}m"}
 
     def read_all(self, handles: list[InstanceHandle]) -> list[ResourceReading]:
         """One reading per container, waiting for fresh stats of all of them at once."""

@@ -109,6 +109,7 @@ class Launcher(ABC):
     """What a backend does for one deployment: make handles, and clean up after them."""
 
     log_dir: Path | None = None  # where instances log, when on disk
+    limits_enforced: bool = True  # whether instances' cpus/memory are enforced (docker: always)
 
     @abstractmethod
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
@@ -158,6 +159,7 @@ class ManagedDeployment:
     admin_password: str
     health_timeout: float  # seconds
     log_dir: Path | None = None
+    limits_enforced: bool = False
     instances: list[Instance] = field(default_factory=list)
     service_urls: dict[str, str] = field(default_factory=dict)  # instance -> URL (no secrets)
     startup_seconds: dict[str, float] = field(default_factory=dict)  # instance -> s; "total"
@@ -329,7 +331,7 @@ class LifecycleBackend(ABC):
             url=wiring.url(f"service:{topology.entry}"),
             admin_username=settings.admin_username, admin_password=settings.admin_password,
             health_timeout=settings.health_timeout, log_dir=launcher.log_dir,
-            _read_all=launcher.read_all,
+            limits_enforced=launcher.limits_enforced, _read_all=launcher.read_all,
         )  # fmt: skip
         try:
             for handle, instance, check in _plan(topology, settings, wiring, launcher):

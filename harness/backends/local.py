@@ -15,6 +15,7 @@ service are reported (and priced) but not enforced, unlike the docker backend.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from harness.backends import _local_infra as infra
+from harness.backends._cgroups import CgroupSupport, InstanceCgroups, detect, reap_stale_cgroups
 from harness.backends._process import ManagedProcess, ProcessSpec, tail
 from harness.backends._stale import claim_directory
 from harness.backends.base import DeploySettings, ResourceReading, Wiring
@@ -138,11 +140,23 @@ class _LocalLauncher(Launcher):
         self.logs.mkdir(parents=True, exist_ok=True)
         self.cpus = parse_cpu_list(settings.target_cpus)
         self.extra_dirs: list[Path] = []
+        self.cgroups = _limits_support(settings.limits)
+        self.limits_enforced = self.cgroups is not None
+        self.deployment_id = self.root.name.removeprefix("archbench-")
+        self.groups: list[InstanceCgroups] = []
         self.base_env = {key: os.environ[key] for key in _PASS_THROUGH_ENV if key in os.environ}
         self.base_env.setdefault("PATH", os.defpath)
         # PR_SET_PDEATHSIG fires when the *forking thread* exits: every process of this
         # deployment is forked from one thread that lives as long as the deployment.
         self.spawner = ThreadPoolExecutor(1, thread_name_prefix="archbench-spawn")
+
+    def _limited(self, spec: ProcessSpec, cpus: float, memory_mb: int) -> ProcessSpec:
+        """``spec`` joining cgroups that enforce ``cpus`` vCPUs and ``memory_mb`` MiB (when enforcing)."""
+        if self.cgroups is None:
+            return spec
+        groups = InstanceCgroups.create(self.cgroups, self.deployment_id, spec.name, cpus, memory_mb)
+        self.groups.append(groups)
+        return dataclasses.replace(spec, cgroup_procs=groups.procs_files)
 
     def _handle(self, spec: ProcessSpec, postgres_data: Path | None = None) -> ProcessHandle:
         process = ManagedProcess(spec)
@@ -154,26 +168,26 @@ class _LocalLauncher(Launcher):
     ) -> InstanceHandle:
         env = dict(self.base_env)
         env.update(environment)
-        return self._handle(ProcessSpec(
+        return self._handle(self._limited(ProcessSpec(
             name=spec.name, argv=spec.argv(sys.executable), env=env, cwd=PROJECT_ROOT,
             log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
             stop_timeout=SERVICE_STOP_TIMEOUT,
-        ))  # fmt: skip
+        ), cpus, memory_mb))  # fmt: skip
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         if spec.kind == "postgres":
-            return self._postgres(spec, wiring)
+            return self._postgres(spec, wiring, cpus, memory_mb)
         store = self.root / spec.name
         store.mkdir()
         argv = infra.nats_argv(infra.find_nats_server(), wiring.ports[spec.name],
                                wiring.monitor_ports[spec.name], store)  # fmt: skip
-        return self._handle(ProcessSpec(
+        return self._handle(self._limited(ProcessSpec(
             name=spec.name, argv=argv, env=dict(self.base_env), cwd=store,
             log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
             stop_timeout=INFRA_STOP_TIMEOUT,
-        ))  # fmt: skip
+        ), cpus, memory_mb))  # fmt: skip
 
-    def _postgres(self, spec: InfraSpec, wiring: Wiring) -> InstanceHandle:
+    def _postgres(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """A fresh cluster (initdb now), as an unprivileged user when we are root."""
         user = infra.postgres_user()
         bindir = infra.accessible_bindir(infra.find_postgres_bindir(), user)
@@ -192,7 +206,7 @@ class _LocalLauncher(Launcher):
         env.pop("HOME", None)  # /root is not readable by the postgres user
         log_path = self.logs / f"{spec.name}.log"
         infra.init_postgres(plan, env, log_path)
-        return self._handle(ProcessSpec(
+        return self._handle(self._limited(ProcessSpec(
             name=spec.name, argv=plan.server_argv(), env=env, cwd=pg_root, log_path=log_path,
             cpus=self.cpus, user=user,
             stop_signal=signal.SIGINT,  # fast shutdown: roll back clients, checkpoint, exit
@@ -200,7 +214,7 @@ class _LocalLauncher(Launcher):
             discard_signal=signal.SIGQUIT,
             stop_timeout=INFRA_STOP_TIMEOUT,
             signal_group=False,  # only the postmaster: it stops its own backends
-        ), postgres_data=plan.data)  # fmt: skip
+        ), cpus, memory_mb), postgres_data=plan.data)  # fmt: skip
 
     def teardown(self, handles: list[InstanceHandle]) -> list[str]:
         # A start interrupted by Ctrl-C may still be forking: let it finish so its process is known.
@@ -216,8 +230,28 @@ class _LocalLauncher(Launcher):
         return problems
 
     def close(self) -> None:
+        for groups in self.groups:
+            groups.remove()
         for directory in (self.root, *self.extra_dirs):
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def _limits_support(limits: str) -> CgroupSupport | None:
+    """The cgroups to enforce limits with, None when only reporting them; BenchError for "enforce"
+    on a host that cannot."""
+    if limits == "report":
+        return None
+    support = detect()
+    if support.enforces_cpu and support.enforces_memory:
+        reap_stale_cgroups(support)
+        return support
+    if limits == "enforce":
+        raise BenchError(
+            f"cpu.limits = \"enforce\" but the local backend cannot enforce CPU and memory limits "
+            f"here ({support.describe()}); run as root on a host with cgroups, use the docker "
+            "backend (--backend docker), or set cpu.limits = \"auto\" to only report them"
+        )
+    return None
 
 
 class LocalBackend(LifecycleBackend):

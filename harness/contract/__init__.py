@@ -20,6 +20,26 @@ mixing both fails. Each check creates its own products; users and names carry
 a random tag, so the suite can run repeatedly against the same deployment.
 The checks run sequentially because several compare ``/stats`` before and
 after: nothing else should write to the target meanwhile.
+
+Rules of the contract the checks pin down beyond the README's endpoint table:
+
+- Ids in paths are accepted only in their canonical spelling: a product id is
+  ``[1-9][0-9]*`` (at most 2**63-1), an order id the lowercase hyphenated UUID
+  ``POST /orders`` answered. Any other spelling of an integer (``/products/01``,
+  ``+1``, `` 1``, ``0``, ``-1``) or of a UUID (upper case, braces, ``urn:uuid:``,
+  no hyphens) names nothing: 404 ``not_found``, as for an unknown id. A product
+  id that is no integer at all (``abc``, ``1.5``) stays 400 ``invalid``
+  (``canonical_ids_404``, ``product_get``, ``order_unknown_404``).
+- Usernames are one account per name whatever the case and surrounding spaces:
+  a target stores and answers the trimmed, lowercased name, a second sign-up
+  differing only in case is 409 ``conflict``, and login accepts any such spelling
+  (``username_case_409``).
+- An ``Authorization`` header whose bytes are no token (latin-1 or invalid UTF-8
+  bytes, non-ASCII text) is 401 ``unauthorized`` with the usual error body on
+  every authenticated route, never a 500 (``token_encoding_401``).
+- ``GET /health`` tells the truth under load: 1000 keep-alive connections sending 4
+  requests each (``_checks_accounts.HEALTH_LOAD_*``) at a healthy target all get 200
+  (``health_under_load``).
 """
 
 from __future__ import annotations
@@ -41,12 +61,16 @@ from harness.contract._checks_accounts import (
     check_duplicate_username,
     check_expired_token,
     check_health,
+    check_health_under_load,
     check_login,
     check_login_failure,
+    check_token_encoding,
     check_unknown_route,
+    check_username_case,
     check_wrong_method,
 )
 from harness.contract._checks_orders import (
+    check_canonical_ids,
     check_concurrent_orders,
     check_create_product,
     check_create_product_auth,
@@ -78,10 +102,12 @@ Check = Callable[[Context], Awaitable[str]]
 # name -> check, in the order they run; "expired_token" needs the token secret.
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("health", check_health),
+    ("health_under_load", check_health_under_load),
     ("unknown_route_404", check_unknown_route),
     ("wrong_method_405", check_wrong_method),
     ("create_user", check_create_user),
     ("duplicate_username_409", check_duplicate_username),
+    ("username_case_409", check_username_case),
     ("create_user_invalid_400", check_create_user_invalid),
     ("bad_json_400", check_bad_json),
     ("body_too_large_413", check_body_too_large),
@@ -96,9 +122,11 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("order_ignores_extra_fields", check_order_ignores_extra_fields),
     ("order_invalid_400", check_order_invalid),
     ("bad_tokens_401", check_bad_tokens),
+    ("token_encoding_401", check_token_encoding),
     ("expired_token_401", check_expired_token),
     ("order_other_user_404", check_order_owner_only),
     ("order_unknown_404", check_order_unknown),
+    ("canonical_ids_404", check_canonical_ids),
     ("order_unknown_product_404", check_order_unknown_product),
     ("insufficient_stock", check_insufficient_stock),
     ("stats_admin", check_stats),

@@ -1,4 +1,4 @@
-"""Contract checks: health, routing, users, login and tokens.
+"""Contract checks: health (also under load), routing, users, login and tokens.
 
 Each check takes a ``Context``, raises ``CheckFailed`` (or ``AssertionError``)
 on a violation and returns a short detail string on success. Checks are
@@ -7,17 +7,22 @@ independent: each creates the products and orders it needs.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import resource
 import secrets
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
+import aiohttp
 import jwt
 import orjson
 
 from harness.contract._client import (
     MISSING,
+    REQUEST_TIMEOUT_S,
     CheckFailed,
     Context,
     expect,
@@ -27,11 +32,87 @@ from harness.contract._client import (
 
 INVALID_LOGIN = {"error": "unauthorized", "message": "invalid username or password"}
 
+HEALTH_LOAD_CONNECTIONS = 1000  # concurrent keep-alive connections of health_under_load
+HEALTH_LOAD_ROUNDS = 4  # GET /health each connection sends, one after another
+HEALTH_LOAD_LIMIT_S = 60.0  # seconds the whole burst may take
+
+# Authorization headers whose bytes are not a token (nor UTF-8): aiohttp's client would
+# re-encode them, so they are sent with Api.raw_call exactly as written here.
+MALFORMED_AUTHORIZATIONS: tuple[tuple[str, bytes], ...] = (
+    ("latin-1 bytes", b"Bearer " + "éééééééééé".encode("latin-1")),
+    ("an invalid UTF-8 byte", b"Bearer abc\xff.def.ghi"),
+    ("UTF-8 non-ASCII", "Bearer éééééééééé".encode()),
+    ("a latin-1 scheme", "Béarer abc.def.ghi".encode("latin-1")),
+)
+
 
 async def check_health(ctx: Context) -> str:
     body = expect(await ctx.api.call("GET", "/health"), 200)
     expect_true(body == {"status": "ok"}, f"health body {body!r} is not {{'status': 'ok'}}")
     return "200 {status: ok}"
+
+
+def _allow_open_files(wanted: int) -> int:
+    """Raise this process's soft open-files limit towards ``wanted``; the limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            return soft
+        return target
+    return wanted
+
+
+async def check_health_under_load(ctx: Context) -> str:
+    """Many concurrent health requests must not make a healthy target report an outage."""
+    needed = HEALTH_LOAD_CONNECTIONS + 256  # the sockets plus what the process holds anyway
+    allowed = _allow_open_files(needed)
+    expect_true(
+        allowed >= needed,
+        f"this process may open {allowed} files, {needed} needed for health_under_load "
+        "(raise `ulimit -n`)",
+    )
+    total = HEALTH_LOAD_CONNECTIONS * HEALTH_LOAD_ROUNDS
+    outcomes: Counter[str] = Counter()
+    url = ctx.api.base_url + "/health"
+    connector = aiohttp.TCPConnector(limit=HEALTH_LOAD_CONNECTIONS)
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def client() -> None:
+            for _ in range(HEALTH_LOAD_ROUNDS):
+                try:
+                    async with session.get(url) as response:
+                        body = await response.read()
+                        ok = response.status == 200 and body == b'{"status":"ok"}'
+                        outcome = "ok" if ok else f"{response.status} {body[:120]!r}"
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    outcome = f"{exc.__class__.__name__}: {exc}"
+                outcomes[outcome] += 1
+
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(HEALTH_LOAD_LIMIT_S):
+                await asyncio.gather(*(client() for _ in range(HEALTH_LOAD_CONNECTIONS)))
+        except TimeoutError:
+            raise CheckFailed(
+                f"{total} GET /health over {HEALTH_LOAD_CONNECTIONS} connections took over "
+                f"{HEALTH_LOAD_LIMIT_S:.0f} s ({sum(outcomes.values())} answered)"
+            ) from None
+        elapsed = time.monotonic() - started
+    failed = {outcome: n for outcome, n in outcomes.items() if outcome != "ok"}
+    if failed:
+        worst = sorted(failed.items(), key=lambda item: -item[1])[:3]
+        raise CheckFailed(
+            f"{sum(failed.values())} of {total} concurrent GET /health were not 200 "
+            f"{{status: ok}} while nothing was down: {worst}"
+        )
+    return (
+        f"{total} GET /health over {HEALTH_LOAD_CONNECTIONS} keep-alive connections: "
+        f"all 200 in {elapsed:.1f} s"
+    )
 
 
 async def check_unknown_route(ctx: Context) -> str:
@@ -76,6 +157,47 @@ async def check_duplicate_username(ctx: Context) -> str:
     body = {"username": ctx.user.username, "password": "another-password"}
     expect(await ctx.api.call("POST", "/users", json=body), 409, "conflict")
     return "409 conflict for a taken username"
+
+
+async def check_username_case(ctx: Context) -> str:
+    """One account per name whatever its case or surrounding spaces; login takes any of them."""
+    before = (await ctx.stats())["users"]
+    name = ctx.unique("CaseUser")  # ct_<tag>_CaseUser_<hex>
+    stored = name.lower()
+    password = "case-" + secrets.token_urlsafe(9)
+    created = expect(
+        await ctx.api.call("POST", "/users", json={"username": name, "password": password}), 201
+    )
+    expect_true(
+        created.get("username") == stored,
+        f"sign-up as {name!r} answered {created!r}: the stored name must be {stored!r}",
+    )
+    variants = (stored, name.upper(), name.swapcase(), f"  {name} ")
+    for variant in variants:
+        body = {"username": variant, "password": "another-password"}
+        reply = await ctx.api.call("POST", "/users", json=body)
+        if reply.status != 409:
+            raise CheckFailed(f"{variant!r} after {name!r} is a second account: {reply.describe()}")
+        expect(reply, 409, "conflict")
+    for variant in (name, *variants):
+        body = expect(
+            await ctx.api.call("POST", "/login", json={"username": variant, "password": password}),
+            200,
+        )
+        claims = jwt.decode(body["token"], options={"verify_signature": False})
+        expect_true(
+            claims.get("sub") == str(created["id"]) and claims.get("name") == stored,
+            f"login as {variant!r} gave claims {claims!r}, not user {created['id']} {stored!r}",
+        )
+    wrong = {"username": name.upper(), "password": "wrong-password"}
+    body = expect(await ctx.api.call("POST", "/login", json=wrong), 401, "unauthorized")
+    expect_true(body == INVALID_LOGIN, f"login failure body {body!r} != {INVALID_LOGIN!r}")
+    grown = (await ctx.stats())["users"] - before
+    expect_true(grown == 1, f"users grew by {grown} for one name in {len(variants) + 1} spellings")
+    return (
+        f"names differing in case or spaces are one account (409, stored as {stored!r}); "
+        "login works with any of them"
+    )
 
 
 async def check_create_user_invalid(ctx: Context) -> str:
@@ -245,6 +367,27 @@ async def check_bad_tokens(ctx: Context) -> str:
     stock = (await ctx.product(product["id"]))["stock"]
     expect_true(stock == 2, f"a rejected token changed stock to {stock}")
     return "401 for missing, tampered, alg none, unsigned and wrongly signed tokens"
+
+
+async def check_token_encoding(ctx: Context) -> str:
+    """Authorization headers whose bytes are no token, on every authenticated route: 401."""
+    order = orjson.dumps({"items": [{"product_id": 1, "quantity": 1}]})
+    product = orjson.dumps({"name": ctx.unique("p"), "price_cents": 1, "stock": 1})
+    routes = (
+        ("POST", "/orders", order),
+        ("GET", f"/orders/{uuid.uuid4()}", b""),
+        ("GET", "/stats", b""),
+        ("POST", "/products", product),
+    )
+    for label, authorization in MALFORMED_AUTHORIZATIONS:
+        for method, path, body in routes:
+            headers = [(b"Authorization", authorization), (b"Content-Type", b"application/json")]
+            reply = await ctx.api.raw_call(method, path, headers=headers, body=body)
+            if reply.status != 401:
+                raise CheckFailed(f"Authorization with {label}: {reply.describe()}")
+            expect(reply, 401, "unauthorized")
+    cases = len(MALFORMED_AUTHORIZATIONS) * len(routes)
+    return f"{cases} tokens of latin-1, invalid UTF-8 or non-ASCII bytes -> 401 unauthorized"
 
 
 async def check_expired_token(ctx: Context) -> str:

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from harness.contract._client import (
     BIG_ID,
     MISSING,
+    CheckFailed,
     Context,
     expect,
     expect_true,
@@ -266,6 +267,40 @@ async def check_order_unknown(ctx: Context) -> str:
     for raw in (str(uuid.uuid4()), "not-a-uuid", "1", "'%20OR%201=1"):
         expect(await ctx.api.call("GET", f"/orders/{raw}", token=ctx.user.token), 404, "not_found")
     return "404 for unknown and malformed order ids"
+
+
+async def check_canonical_ids(ctx: Context) -> str:
+    """Only an id's canonical spelling names it: ``/products/01`` is not product 1 (404)."""
+    product = await ctx.new_product(stock=2)
+    pid = product["id"]
+    expect(await ctx.api.call("GET", f"/products/{pid}"), 200)
+    spellings = (f"0{pid}", f"00{pid}", f"+{pid}", f"%20{pid}", f"{pid}%20", "0", "-0", "00")
+    for raw in spellings:
+        reply = await ctx.api.call("GET", f"/products/{raw}")
+        if reply.status != 404:
+            raise CheckFailed(f"/products/{raw} is not product {pid}: {reply.describe()}")
+        expect(reply, 404, "not_found")
+    outcome = await ctx.place_order(ctx.user.token, {"items": [{"product_id": pid, "quantity": 1}]})
+    expect_true(outcome.result == "confirmed", f"order not confirmed: {outcome.reply.describe()}")
+    order_id = str(outcome.order_id)
+    expect(await ctx.api.call("GET", f"/orders/{order_id}", token=ctx.user.token), 200)
+    order_uuid = uuid.UUID(order_id)
+    order_spellings = (
+        order_id.upper(),
+        order_uuid.hex,
+        f"urn:uuid:{order_id}",
+        f"%7B{order_id}%7D",
+        f"%20{order_id}",
+    )
+    for raw in order_spellings:
+        reply = await ctx.api.call("GET", f"/orders/{raw}", token=ctx.user.token)
+        if reply.status != 404:
+            raise CheckFailed(f"/orders/{raw} is not order {order_id}: {reply.describe()}")
+        expect(reply, 404, "not_found")
+    return (
+        f"{len(spellings)} non-canonical product ids and {len(order_spellings)} order ids "
+        "(leading zeros, sign, spaces, upper case, braces, urn) -> 404 not_found"
+    )
 
 
 async def check_order_unknown_product(ctx: Context) -> str:

@@ -1,6 +1,8 @@
 """HTTP client plumbing of the contract checks (see ``harness.contract``).
 
-``Context`` is what every check receives: an ``Api`` bound to the target, the
+``Context`` is what every check receives: an ``Api`` bound to the target (pooled
+aiohttp requests, and ``raw_call`` for requests written byte for byte, e.g. with
+header bytes that are not UTF-8, which aiohttp's client would re-encode), the
 admin token, two ordinary users and helpers that create products and place
 orders. ``place_order`` hides whether the target answers orders synchronously
 (201 confirmed / 409 insufficient_stock) or asynchronously (202 pending, then a
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -89,6 +92,73 @@ class Api:
             except orjson.JSONDecodeError:
                 body = None
             return Reply(method, path, response.status, response.content_type, text, body)
+
+    async def raw_call(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        body: bytes = b"",
+    ) -> Reply:
+        """One request on a connection of its own, its header bytes sent exactly as given.
+
+        ``Host``, ``Connection: close`` and ``Content-Length`` are added; the answer is
+        read until the target closes the connection (``REQUEST_TIMEOUT_S`` at most).
+        """
+        parts = urlsplit(self.base_url)
+        head = [
+            f"{method} {path} HTTP/1.1".encode(),
+            f"Host: {parts.netloc}".encode(),
+            b"Connection: close",
+            f"Content-Length: {len(body)}".encode(),
+            *(name + b": " + value for name, value in headers),
+        ]
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+            await writer.drain()
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                raw = await reader.read()
+        finally:
+            writer.close()
+        return parse_raw_response(method, path, raw)
+
+
+def parse_raw_response(method: str, path: str, raw: bytes) -> Reply:
+    """The ``Reply`` in a whole HTTP/1.1 response (``Content-Length``, chunked or to EOF)."""
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status_line = lines[0].split(" ", 2)
+    if not sep or len(status_line) < 2 or not status_line[0].startswith("HTTP/"):
+        raise CheckFailed(f"{method} {path}: not an HTTP response: {raw[:200]!r}")
+    try:
+        status = int(status_line[1])
+    except ValueError:
+        raise CheckFailed(f"{method} {path}: bad status line {lines[0]!r}") from None
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    if fields.get("transfer-encoding", "").lower() == "chunked":
+        payload = b""
+        while True:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                break
+            payload, rest = payload + rest[:size], rest[size + 2 :]
+    elif "content-length" in fields:
+        payload = rest[: int(fields["content-length"])]
+    else:
+        payload = rest
+    text = payload.decode("utf-8", "replace")
+    try:
+        body = orjson.loads(payload) if payload else None
+    except orjson.JSONDecodeError:
+        body = None
+    content_type = fields.get("content-type", "").split(";")[0].strip().lower()
+    return Reply(method, path, status, content_type, text, body)
 
 
 def expect(reply: Reply, status: int, code: str | None = None) -> Any:

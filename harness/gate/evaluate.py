@@ -23,6 +23,7 @@ from typing import Any, Literal
 from harness.config import GateConfig, RegressionConfig
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_OK, BenchError
 from harness.gate.baseline import Baseline
+from harness.gate.capacity import capacity_regression, judge_capacity_threshold
 from harness.gate.noise import BIN_RATIO, Comparison, WindowHistograms, compare_quantiles
 from harness.gate.thresholds import METRICS, Threshold, format_metric_value, parse_thresholds
 from harness.results import Results, TargetResult, integrity_checked
@@ -135,6 +136,9 @@ def _evaluate_one(threshold: Threshold, name: str, target: TargetResult, min_req
     blocker = invalid_reason(name, target) or _too_few(target, min_requests)
     if blocker:
         return _error(threshold, name, blocker)
+    if threshold.metric.source == "capacity":
+        verdict, shown, detail = judge_capacity_threshold(threshold, name, target.get("capacity"))
+        return _threshold_check(threshold, name, shown, verdict, detail)
     value = _measured(threshold, name, target)
     if isinstance(value, str):
         return _error(threshold, name, value)
@@ -257,7 +261,10 @@ def evaluate_regression(
     """Regression checks per target in the run and metric in ``regression.metrics``.
 
     ``current`` maps a target to its measured-window histograms, or to the reason
-    they could not be read. See ``harness.gate.noise`` for the method. The verdict and
+    they could not be read. A target measured by ``bench capacity`` (in this run or the
+    baseline) gets one capacity regression check instead (``harness.gate.capacity``):
+    its steps ran at rates of their own, so their latencies compare nothing. See
+    ``harness.gate.noise`` for the latency method. The verdict and
     the change (``value``) come from the binned histograms, the only thing a baseline
     keeps per window; the detail shows the exact percentiles of both runs (the same
     numbers the threshold rows show) beside the binned change, labelled as such.
@@ -266,6 +273,9 @@ def evaluate_regression(
     checks: list[Check] = []
     for name, target in results["targets"].items():
         base = baseline.targets.get(name)
+        if target.get("capacity") or (base is not None and base.capacity):
+            checks.append(_capacity_regression_check(name, target, baseline, regression))
+            continue
         histograms = current.get(name)
         reason = _regression_blocker(name, target, baseline, histograms, min_requests)
         comparisons: list[Comparison] = []
@@ -291,6 +301,30 @@ def evaluate_regression(
             exact = (_number(target["summary"], key), _number(base.summary, key))
             checks.append(_regression_row(name, metric, regression, comparison, exact, note))
     return checks
+
+
+def _capacity_regression_check(name: str, target: TargetResult, baseline: Baseline,
+                               regression: RegressionConfig) -> Check:  # fmt: skip
+    base = baseline.targets.get(name)
+    invalid = invalid_reason(name, target)
+    if base is None or invalid:
+        verdict: Verdict = "error"
+        change, detail = "-", "could not evaluate: " + (invalid or (
+            f"baseline {baseline.name!r} has no target {name!r} (it has: {', '.join(baseline.targets) or 'none'}); "
+            "save a baseline from a run that includes it"))
+    else:
+        verdict, change, detail = capacity_regression(name, target.get("capacity"), base.capacity,
+                                                      regression.limit, baseline.name)  # fmt: skip
+        if base is not None and verdict != "error":
+            detail += _environment_note(baseline_results_host(target, baseline), baseline, target, base.backend)
+    limit = f"-{regression.limit * 100:g}%"
+    return Check("capacity regression", name, change, limit, verdict, detail, target=name, metric="capacity",
+                 op=">=", bound=limit, kind="regression")
+
+
+def baseline_results_host(target: TargetResult, baseline: Baseline) -> Results:
+    """A stand-in results dict for ``_environment_note`` (it reads only ``host``)."""
+    return {"host": {}}  # type: ignore[typeddict-item]
 
 
 def _number(stats: Mapping[str, Any], key: str) -> float | None:

@@ -17,11 +17,13 @@ Syntax (one string per threshold, in ``[gate] thresholds`` or ``--threshold``)::
             ttf_p95 ttf_p99                  event-driven time from acknowledgement to a final
                                              order status (per target; unscoped: every target
                                              that tracks it), VALUE needs a unit
+            capacity                         ``bench capacity`` runs: the highest arrival rate
+                                             that held the SLO, requests/s (per target)
     OP      <  <=  >  >=  ==
 
 Examples: ``"p95 < 200ms"``, ``"p99.9 < 1s"``, ``"error_rate < 1%"``, ``"rps > 300"``,
 ``"lost == 0"``, ``"monolith: p95 < 200ms"``, ``"monolith GET /products/{id}: p95 < 100ms"``,
-``"event-driven: ttf_p99 < 500ms"``.
+``"event-driven: ttf_p99 < 500ms"``, ``"capacity > 400"``.
 
 A threshold says what must hold: ``p95 < 200ms`` passes when the measured p95 is
 below 200 ms and fails at exactly 200 ms. Limits are stored in canonical units:
@@ -44,7 +46,7 @@ from harness.config import TARGET_NAMES
 from harness.errors import BenchError
 
 MetricKind = Literal["latency", "fraction", "rate", "count"]
-MetricSource = Literal["stats", "integrity", "time_to_final"]
+MetricSource = Literal["stats", "integrity", "time_to_final", "capacity"]
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Metric:
     key: str  # LatencyStats / Integrity / TimeToFinal key, e.g. "p99_9_ms" or "lost"
     kind: MetricKind
     per_endpoint: bool = True  # False: only defined for a whole target (integrity counts)
-    source: MetricSource = "stats"  # summary/endpoint stats, integrity, integrity.time_to_final
+    source: MetricSource = "stats"  # summary/endpoint stats, integrity, integrity.time_to_final, capacity
 
 
 METRICS: dict[str, Metric] = {
@@ -76,6 +78,7 @@ METRICS: dict[str, Metric] = {
         Metric("not_final", "not_final", "count", per_endpoint=False, source="integrity"),
         Metric("ttf_p95", "p95_ms", "latency", per_endpoint=False, source="time_to_final"),
         Metric("ttf_p99", "p99_ms", "latency", per_endpoint=False, source="time_to_final"),
+        Metric("capacity", "capacity_rps", "rate", per_endpoint=False, source="capacity"),
     )
 }
 _ALIASES = {"p99_9": "p99.9", "p999": "p99.9", "errors": "error_rate"}
@@ -93,13 +96,13 @@ ALL_TARGETS = "*"
 
 SYNTAX = (
     "syntax: [TARGET [ENDPOINT]:] METRIC OP VALUE, e.g. 'p95 < 200ms', 'error_rate < 1%', "
-    "'rps > 300', 'lost == 0', 'monolith GET /products/{id}: p95 < 100ms'"
+    "'rps > 300', 'lost == 0', 'capacity > 400', 'monolith GET /products/{id}: p95 < 100ms'"
 )
 _VALID_METRICS = "valid metrics: " + ", ".join(METRICS)
 _VALID_OPERATORS = "valid operators: " + ", ".join(OPERATORS)
 _VALID_UNITS = (
     "latency units: us, ms, s, m; error_rate: '1%' or a fraction below 1 like 0.01; "
-    "rps and counts: a number"
+    "rps, capacity and counts: a number"
 )
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
 _SPLIT = re.compile(r"^(?P<metric>[^<>=!]*)(?P<op>[<>=!]+)?(?P<value>.*)$", re.DOTALL)
