@@ -6,7 +6,9 @@ latency histograms of the measured window (``harness.gate.noise``), never raw sa
 Only a VALID run becomes a baseline: an interrupted or generator-bound run is refused.
 
 Format history (``schema``):
-- ``archbench/baseline@1`` (2026-11): first version.
+- ``archbench/baseline@1`` (2026-11): first version. Later additions, optional so older
+  files still load: per-target ``capacity`` (2026-12, ``bench capacity`` runs only: the
+  figure, its kind and bracket, the SLO) for the capacity regression check.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from harness.errors import BenchError
+from harness.gate.capacity import baseline_capacity
 from harness.gate.noise import (
     WindowHistograms,
     histograms_from_dict,
@@ -44,6 +47,7 @@ class BaselineTarget:
     summary: dict[str, Any]  # LatencyStats of the whole target
     endpoints: dict[str, dict[str, Any]]  # endpoint name -> LatencyStats
     histograms: WindowHistograms | None  # None when the run had no samples to bin
+    capacity: dict[str, Any] | None = None  # `bench capacity` runs: see harness.gate.capacity.CAPACITY_KEYS
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ def build_baseline(results: Results, histograms: dict[str, WindowHistograms], na
             },
             "noise": histograms_to_dict(hist) if hist is not None else None,
         }
+        if target.get("capacity"):
+            targets[target_name]["capacity"] = baseline_capacity(target.get("capacity"))
     host = results.get("host", {})
     return {
         "schema": BASELINE_SCHEMA,
@@ -187,6 +193,7 @@ def load_baseline(path: Path) -> Baseline:
                 summary=dict(entry["summary"]),
                 endpoints=dict(entry["endpoints"]),
                 histograms=histograms_from_dict(entry["noise"]) if entry.get("noise") else None,
+                capacity=dict(entry["capacity"]) if entry.get("capacity") else None,
             )
             for name, entry in data["targets"].items()
         }

@@ -137,8 +137,8 @@ def _evaluate_one(threshold: Threshold, name: str, target: TargetResult, min_req
     if blocker:
         return _error(threshold, name, blocker)
     if threshold.metric.source == "capacity":
-        verdict, shown, detail = judge_capacity_threshold(threshold, name, target.get("capacity"))
-        return _threshold_check(threshold, name, shown, verdict, detail)
+        judged, shown, detail = judge_capacity_threshold(threshold, name, target.get("capacity"))
+        return _threshold_check(threshold, name, shown, judged, detail)
     value = _measured(threshold, name, target)
     if isinstance(value, str):
         return _error(threshold, name, value)
@@ -274,7 +274,7 @@ def evaluate_regression(
     for name, target in results["targets"].items():
         base = baseline.targets.get(name)
         if target.get("capacity") or (base is not None and base.capacity):
-            checks.append(_capacity_regression_check(name, target, baseline, regression))
+            checks.append(_capacity_regression_check(results, name, baseline, regression))
             continue
         histograms = current.get(name)
         reason = _regression_blocker(name, target, baseline, histograms, min_requests)
@@ -303,8 +303,9 @@ def evaluate_regression(
     return checks
 
 
-def _capacity_regression_check(name: str, target: TargetResult, baseline: Baseline,
+def _capacity_regression_check(results: Results, name: str, baseline: Baseline,
                                regression: RegressionConfig) -> Check:  # fmt: skip
+    target = results["targets"][name]
     base = baseline.targets.get(name)
     invalid = invalid_reason(name, target)
     if base is None or invalid:
@@ -315,16 +316,11 @@ def _capacity_regression_check(name: str, target: TargetResult, baseline: Baseli
     else:
         verdict, change, detail = capacity_regression(name, target.get("capacity"), base.capacity,
                                                       regression.limit, baseline.name)  # fmt: skip
-        if base is not None and verdict != "error":
-            detail += _environment_note(baseline_results_host(target, baseline), baseline, target, base.backend)
+        if verdict != "error":
+            detail += _environment_note(results, baseline, target, base.backend)
     limit = f"-{regression.limit * 100:g}%"
     return Check("capacity regression", name, change, limit, verdict, detail, target=name, metric="capacity",
                  op=">=", bound=limit, kind="regression")
-
-
-def baseline_results_host(target: TargetResult, baseline: Baseline) -> Results:
-    """A stand-in results dict for ``_environment_note`` (it reads only ``host``)."""
-    return {"host": {}}  # type: ignore[typeddict-item]
 
 
 def _number(stats: Mapping[str, Any], key: str) -> float | None:

@@ -280,3 +280,34 @@ def test_bench_run_gate_uses_the_same_gate_and_honours_baseline_none(tmp_path: P
     config = replace(CONFIG, gate=replace(CONFIG.gate, baseline="none"))  # `bench run --gate --baseline none`
     assert run_exit_code(run_dir, config, gate=True) == 0
     assert json.loads((run_dir / "gate.json").read_text())["status"] == "PASS"
+
+
+# -- capacity baselines (issue 12 item 3) ------------------------------------------------------
+
+
+def test_a_capacity_baseline_stores_the_capacity_and_gates_a_drop(tmp_path: Path) -> None:
+    from report_fixture import copy_capacity_fixture
+
+    run_dir = copy_capacity_fixture(tmp_path / "a")
+    path = save_baseline(run_dir, tmp_path / "baselines", name="capacity")
+    stored = json.loads(path.read_text())["targets"]["monolith"]["capacity"]
+    assert stored == {"slo": ["p99 < 200ms", "error_rate < 1%"], "kind": "bracketed", "capacity_rps": 400.0,
+                      "low_rps": 400.0, "high_rps": 440.0, "generator_limited": False, "description": "400/s"}
+    assert load_baseline(path).targets["monolith"].capacity == stored
+
+    same = evaluate_run(run_dir, CONFIG, thresholds=("capacity > 100",), baseline=path)
+    regression = {c.scope: c for c in same if c.kind == "regression"}
+    assert set(regression) == {"monolith", "microservices", "event-driven"}  # one capacity row each, no p95/p99
+    assert all(c.name == "capacity regression" and c.verdict == "pass" for c in regression.values())
+    assert regression["monolith"].value == "+0.0%" and regression["monolith"].limit == "-15%"
+
+    dropped = copy_capacity_fixture(tmp_path / "b")
+
+    def drop(results: dict) -> None:
+        results["targets"]["monolith"]["capacity"].update(capacity_rps=300.0, low_rps=300.0, high_rps=330.0)
+
+    edit_results(dropped, drop)
+    checks = {c.scope: c for c in evaluate_run(dropped, CONFIG, thresholds=(), baseline=path)}
+    assert checks["monolith"].verdict == "fail" and checks["monolith"].value == "-25.0%"
+    assert checks["microservices"].verdict == "pass"
+    assert gate_run(dropped, CONFIG, thresholds=(), baseline=path) == 1

@@ -331,3 +331,87 @@ def test_markdown_summary_uses_the_reports_escaping() -> None:
     text = format_gate_markdown([failed])
     assert "&lt;" not in text and "&amp;" not in text and "needs < 200ms" in text
     assert escape_md("x `y` &amp;") in format_gate_markdown([check("pass", scope="x `y` &amp;")])
+
+
+# -- capacity (issue 12 item 3) ---------------------------------------------------------------
+
+
+def with_capacity(entry: dict[str, Any], kind: str = "bracketed", found: float | None = 420.0,
+                  high: float | None = 460.0) -> dict[str, Any]:
+    entry["capacity"] = {"slo": ["p99 < 200ms"], "kind": kind, "capacity_rps": found, "low_rps": found,
+                         "high_rps": high, "generator_limited": kind == "at_least", "reason": "",
+                         "description": "", "latency_from": "intended start", "p99_at_capacity_ms": 150.0,
+                         "limited_by": "app", "steps": []}
+    return entry
+
+
+def test_capacity_threshold_reads_the_capacity_not_the_rps() -> None:
+    run = results(monolith=with_capacity(target("monolith")), microservices=with_capacity(target("microservices"),
+                                                                                          found=380.0, high=400.0))
+    checks = evaluate(run, "capacity > 400")
+    assert [(c.scope, c.verdict, c.value) for c in checks] == [
+        ("monolith", "pass", "420.0/s"), ("microservices", "fail", "380.0/s"),
+    ]
+    assert checks[1].detail == "capacity is 380.0/s, needs > 400/s"
+    assert checks[0].metric == "capacity" and checks[0].limit == "> 400/s"
+
+
+def test_capacity_threshold_without_a_capacity_search_could_not_be_evaluated() -> None:
+    [check] = evaluate(results(monolith=target("monolith")), "capacity > 400")
+    assert check.verdict == "error"
+    assert "has no capacity search" in check.detail and "bench capacity" in check.detail
+    assert gate_exit_code([check]) == 2
+
+
+@pytest.mark.parametrize(("kind", "found", "high", "expression", "verdict"), [
+    ("at_least", 500.0, None, "capacity > 400", "pass"),  # at least 500: > 400 for sure
+    ("at_least", 300.0, None, "capacity > 400", "error"),  # at least 300: may or may not be > 400
+    ("below_lowest", None, 200.0, "capacity > 400", "fail"),  # below 200: not > 400
+    ("below_lowest", None, 500.0, "capacity > 400", "error"),  # below 500: can't tell
+])
+def test_capacity_bounds_decide_only_what_they_prove(kind: str, found: float | None, high: float | None,
+                                                     expression: str, verdict: str) -> None:
+    [check] = evaluate(results(monolith=with_capacity(target("monolith"), kind, found, high)), expression)
+    assert check.verdict == verdict, check.detail
+    assert check.value == (f">={found:.1f}/s" if kind == "at_least" else f"<{high:.1f}/s")
+
+
+def test_capacity_is_a_per_target_metric() -> None:
+    with pytest.raises(BenchError, match="per-target metric"):
+        parse_thresholds(["monolith GET /products/{id}: capacity > 400"])
+
+
+def section(kind: str = "bracketed", found: float | None = 400.0, high: float | None = 440.0,
+            slo: tuple[str, ...] = ("p99 < 200ms",)) -> dict[str, Any]:
+    return {"slo": list(slo), "kind": kind, "capacity_rps": found, "low_rps": found, "high_rps": high}
+
+
+@pytest.mark.parametrize(("current", "verdict", "why"), [
+    (section(found=400.0, high=440.0), "pass", "within the limit"),
+    (section(found=330.0, high=360.0), "pass", "over the limit but within the bracket"),  # 360 >= 340
+    (section(found=300.0, high=330.0), "fail", "even the top of the bracket (330/s) is below 340/s"),
+    (section("at_least", 350.0, None), "pass", "at least 350/s, within the limit"),
+    (section("at_least", 300.0, None), "error", "the true capacity may be higher"),
+    (section("below_lowest", None, 300.0), "fail", "below 340/s"),
+    (section("below_lowest", None, 380.0), "error", "the drop is unknown"),
+])
+def test_capacity_regression_fails_only_beyond_the_limit_and_the_bracket(current: dict[str, Any], verdict: str,
+                                                                         why: str) -> None:
+    from harness.gate.capacity import capacity_regression
+
+    found, change, detail = capacity_regression("monolith", current, section(), 0.15, "smoke")
+    assert found == verdict, detail
+    assert why in detail
+    if current["capacity_rps"] is not None:
+        assert change == f"{(current['capacity_rps'] / 400.0 - 1) * 100:+.1f}%"
+
+
+def test_capacity_regression_needs_the_same_slo_and_a_baseline_capacity() -> None:
+    from harness.gate.capacity import capacity_regression
+
+    verdict, _, detail = capacity_regression("monolith", section(slo=("p99 < 100ms",)), section(), 0.15, "smoke")
+    assert verdict == "error" and "same SLO" in detail
+    verdict, _, detail = capacity_regression("monolith", section(), None, 0.15, "smoke")
+    assert verdict == "error" and "save a baseline from a `bench capacity` run" in detail
+    verdict, _, detail = capacity_regression("monolith", None, section(), 0.15, "smoke")
+    assert verdict == "error" and "no capacity search" in detail
