@@ -93,6 +93,20 @@ def local_checks(config: Config | None = None) -> list[Finding]:
     return findings
 
 
+def express_check(config: Config) -> Finding:
+    """Node.js and the npm dependencies of ``express-monolith`` (blocking only when selected)."""
+    from targets.express_monolith.topology import runtime_problem
+
+    needed = "express-monolith" in config.run.targets
+    problem = runtime_problem()
+    if problem is None:
+        return Finding("express-monolith", "ok", "node and its npm dependencies installed")
+    detail, fix = problem
+    status: Status = "missing" if needed else "warn"
+    return Finding("express-monolith", status, detail, f"{fix} (only this target needs it)",
+                   blocking=needed)
+
+
 def cpu_checks(config: Config, usable: frozenset[int] | None = None) -> list[Finding]:
     """Cores, the generator/target CPU sets, and the generator's process count.
 
@@ -155,7 +169,8 @@ def backend_check(config: Config) -> Finding:
 
 def doctor_checks(config: Config) -> list[Finding]:
     """Every finding, in the order they are shown."""
-    return [*docker_checks(config), *local_checks(config), *cpu_checks(config), backend_check(config)]
+    return [*docker_checks(config), *local_checks(config), express_check(config),
+            *cpu_checks(config), backend_check(config)]
 
 
 def blocking(findings: list[Finding]) -> list[Finding]:

@@ -35,20 +35,23 @@ TOPOLOGY = Topology(
 )
 
 
-def runtime_problem(directory: Path = DIRECTORY) -> str | None:
-    """Why this target cannot start on this machine (node or its dependencies missing), or None."""
+def runtime_problem(directory: Path = DIRECTORY) -> tuple[str, str] | None:
+    """``(what is missing, the fix)`` when this target cannot start here (node or npm deps), else None."""
     node = shutil.which("node")
+    node_fix = (
+        f"install Node.js {NODE_MAJOR_MIN}+ (e.g. apt-get install nodejs npm), then {INSTALL_HINT}"
+    )
     if node is None:
-        return f"Node.js (node) not on PATH: install Node.js {NODE_MAJOR_MIN}+, then {INSTALL_HINT}"
+        return "Node.js (node) not on PATH", node_fix
     try:
         version = subprocess.run(
             [node, "--version"], capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
         major = int(version.lstrip("v").split(".")[0])
     except (OSError, subprocess.SubprocessError, ValueError):
-        return f"{node} --version failed: install Node.js {NODE_MAJOR_MIN}+"
+        return f"{node} --version failed", node_fix
     if major < NODE_MAJOR_MIN:
-        return f"node {version} is older than {NODE_MAJOR_MIN}: install Node.js {NODE_MAJOR_MIN}+"
+        return f"node {version} is older than {NODE_MAJOR_MIN}", node_fix
     if not (directory / "node_modules" / "express").is_dir():
-        return f"npm dependencies not installed in {directory / 'node_modules'}: {INSTALL_HINT}"
+        return f"npm dependencies not installed in {directory / 'node_modules'}", INSTALL_HINT
     return None
