@@ -29,6 +29,8 @@ from harness._config_schema import number_field as _number
 from harness._config_schema import unit_field as _unit
 from harness.cpus import check_cpu_list, parse_cpu_list
 from harness.errors import ConfigError
+from harness.faults import FaultPlanError, FaultSpec, check_spec, instances_of, plan_faults
+from harness.registry import TARGETS as TOPOLOGIES
 from scenarios.plan import Stage  # the one stage record (Locust-free); loaded from profiles
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "bench.toml"
@@ -102,6 +104,9 @@ class Profile:
     # still waiting after scenario.request_timeout is dropped and counted.
     arrival: Literal["constant", "poisson"] = "constant"
     max_in_flight: int = _number(1000, ge=1)
+    # Faults injected while the load runs (kill / pause / restart an instance or a role such
+    # as "@database"); see harness.faults for the syntax and its rules.
+    faults: tuple[FaultSpec, ...] = ()
 
     @property
     def duration(self) -> float:
@@ -126,6 +131,7 @@ class ServiceOverride:
     cpus: float | None = _number(None, gt=0)
     memory: int | None = _unit("size", None)  # MiB (the size parser refuses < 1 MiB)
     workers: int | None = _number(None, ge=1)
+    replicas: int | None = _number(None, ge=1)  # separate processes / containers of the service
 
 
 @dataclass(frozen=True)
@@ -385,6 +391,29 @@ def _check_profile(profile: Profile, source: Source, where: str) -> None:
             f"warm-up {profile.warmup:g}s is not shorter than the profile's {profile.duration:g}s "
             f"load, so nothing would be measured; valid range: 0s to under {profile.duration:g}s",
         )
+    _check_faults(profile, source, where)
+
+
+def _check_faults(profile: Profile, source: Source, where: str) -> None:
+    """Each fault well-formed, naming an instance some target has, inside the load on every target."""
+    for index, spec in enumerate(profile.faults):
+        try:
+            check_spec(spec, TARGET_NAMES)
+        except FaultPlanError as error:
+            raise source.error(f"{where}.faults[{index}].{error.where}", error.problem) from None
+        if spec.service.startswith("@"):
+            continue
+        candidates = [t for t in TOPOLOGIES.values() if not spec.target or t.target == spec.target]
+        if not any(spec.service in instances_of(t) for t in candidates):
+            known = "; ".join(f"{t.target}: {', '.join(instances_of(t))}" for t in candidates)
+            raise source.error(f"{where}.faults[{index}].service",
+                               f"no target has an instance {spec.service!r}; instances: {known}; "
+                               "or a role selector: @database, @broker, @infra, @services, @all")
+    for topology in TOPOLOGIES.values():
+        try:
+            plan_faults(profile.faults, topology, profile.duration, profile.warmup, skip_unknown=True)
+        except FaultPlanError as error:
+            raise source.error(f"{where}.{error.where}", error.problem) from None
 
 
 TASK_WEIGHTS = ("list_products", "view_product", "place_order", "read_order", "login")

@@ -53,6 +53,7 @@ class ServiceSpec:
     cpus: float = 1.0
     memory_mb: int = 256
     workers: int = 1
+    replicas: int = 1  # separate processes / containers sharing the port (SO_REUSEPORT)
     env: dict[str, str] = field(default_factory=dict)  # static extra environment
     # Other runtimes: the argv, run from the project root (e.g. ("node", "targets/x/server.js"));
     # empty: ``python -m module``.

@@ -82,7 +82,7 @@ def deploy_settings(config: Config, target: str, run_id: str, workdir: Path) -> 
                 f"valid services: {', '.join(known)}"
             )
     overrides: dict[str, dict[str, float | int | None]] = {
-        name: {"cpus": o.cpus, "memory_mb": o.memory, "workers": o.workers}
+        name: {"cpus": o.cpus, "memory_mb": o.memory, "workers": o.workers, "replicas": o.replicas}
         for name, o in target_config.services.items()
     }
     return DeploySettings(

@@ -31,7 +31,7 @@ class DeploySettings:
     health_timeout: float = 60.0  # seconds
     workers: int = 1  # default worker processes per service
     overrides: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
-    # ^ service name -> {"cpus": float, "memory_mb": int, "workers": int}
+    # ^ service name -> {"cpus": float, "memory_mb": int, "workers": int, "replicas": int}
     token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     internal_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     admin_username: str = "admin"
@@ -211,8 +211,14 @@ class Wiring:
         return f"{scheme}://{LOOPBACK}:{self.ports[spec.name]}"
 
 
+def replica_names(spec: ServiceSpec, settings: DeploySettings) -> list[str]:
+    """Instance names of a service's replicas: its name alone, or ``name-1`` .. ``name-N``."""
+    replicas = int(settings.overrides.get(spec.name, {}).get("replicas") or spec.replicas)
+    return [spec.name] if replicas == 1 else [f"{spec.name}-{i}" for i in range(1, replicas + 1)]
+
+
 def resolve_service(spec: ServiceSpec, settings: DeploySettings) -> tuple[float, int, int]:
-    """(cpus, memory MiB, workers) of a service after config overrides."""
+    """(cpus, memory MiB, workers) of each replica of a service after config overrides."""
     override = settings.overrides.get(spec.name, {})
     cpus = float(override.get("cpus") or spec.cpus)
     memory_mb = int(override.get("memory_mb") or spec.memory_mb)

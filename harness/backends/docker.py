@@ -198,9 +198,10 @@ class _DockerLauncher(Launcher):
         }
 
     def service(
-        self, spec: ServiceSpec, environment: dict[str, str], cpus: float, memory_mb: int
+        self, spec: ServiceSpec, instance: str, environment: dict[str, str], cpus: float,
+        memory_mb: int,
     ) -> InstanceHandle:
-        return self._handle(spec.name, "service", image=self.config.image_tag,
+        return self._handle(instance, "service", image=self.config.image_tag,
                             command=spec.argv("python"), environment=environment,
                             cpus=cpus, memory_mb=memory_mb)  # fmt: skip
 

@@ -73,6 +73,20 @@ def wait_until(
         time.sleep(interval)
 
 
+def listening(pids: list[int], port: int) -> bool:
+    """Whether one of ``pids`` has a TCP socket listening on ``port`` (of 127.0.0.1 or any)."""
+    import psutil
+
+    for pid in pids:
+        try:
+            sockets = psutil.Process(pid).net_connections(kind="tcp")
+        except psutil.Error:
+            continue
+        if any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == port for s in sockets):
+            return True
+    return False
+
+
 def in_thread(function: Callable[[], bool]) -> bool:
     """Run ``function`` in a worker thread: it may call asyncio.run while the caller's loop runs."""
     with ThreadPoolExecutor(max_workers=1) as pool:

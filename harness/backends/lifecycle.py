@@ -36,6 +36,7 @@ from harness.backends.base import (
     ResourceReading,
     Restart,
     Wiring,
+    replica_names,
     resolve_infra,
     resolve_service,
     service_environment,
@@ -117,9 +118,11 @@ class Launcher(ABC):
 
     @abstractmethod
     def service(
-        self, spec: ServiceSpec, environment: dict[str, str], cpus: float, memory_mb: int
+        self, spec: ServiceSpec, instance: str, environment: dict[str, str], cpus: float,
+        memory_mb: int,
     ) -> InstanceHandle:
-        """A handle for service ``spec`` configured by ``environment`` (not started yet)."""
+        """A handle for ``instance`` (the service, or one replica) of ``spec`` configured by
+        ``environment`` (not started yet)."""
 
     def read_all(self, handles: list[InstanceHandle]) -> list[ResourceReading]:
         """One reading per handle, now (a backend may batch them)."""
@@ -360,9 +363,18 @@ def _plan(
         url = wiring.url(f"service:{service.name}")
         environment = service_environment(service, wiring, settings, workers)
         environment["PYTHONUNBUFFERED"] = "1"
-        handle = launcher.service(service, environment, cpus, memory_mb)
-        check = functools.partial(health.http_ok, url + service.health_path)
-        yield handle, Instance(service.name, "service", cpus, memory_mb, workers, url), check
+        replicas = replica_names(service, settings)
+        for name in replicas:
+            handle = launcher.service(service, name, environment, cpus, memory_mb)
+            check = functools.partial(health.http_ok, url + service.health_path)
+            if len(replicas) > 1:  # the port is shared: this replica must be listening itself
+                check = functools.partial(_replica_ready, check, handle, wiring.ports[service.name])
+            yield handle, Instance(name, "service", cpus, memory_mb, workers, url), check
+
+
+def _replica_ready(healthy: Callable[[], bool], handle: InstanceHandle, port: int) -> bool:
+    """Healthy, and this replica's own processes listen on the shared port (SO_REUSEPORT)."""
+    return health.listening(handle.pids(), port) and healthy()
 
 
 def infra_check(spec: InfraSpec, wiring: Wiring) -> Callable[[], bool]:

@@ -164,13 +164,14 @@ class _LocalLauncher(Launcher):
         return ProcessHandle(process, self.logs_kept, postgres_data)
 
     def service(
-        self, spec: ServiceSpec, environment: dict[str, str], cpus: float, memory_mb: int
+        self, spec: ServiceSpec, instance: str, environment: dict[str, str], cpus: float,
+        memory_mb: int,
     ) -> InstanceHandle:
         env = dict(self.base_env)
         env.update(environment)
         return self._handle(self._limited(ProcessSpec(
-            name=spec.name, argv=spec.argv(sys.executable), env=env, cwd=PROJECT_ROOT,
-            log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
+            name=instance, argv=spec.argv(sys.executable), env=env, cwd=PROJECT_ROOT,
+            log_path=self.logs / f"{instance}.log", cpus=self.cpus,
             stop_timeout=SERVICE_STOP_TIMEOUT,
         ), cpus, memory_mb))  # fmt: skip
 
