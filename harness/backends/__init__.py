@@ -82,7 +82,8 @@ def deploy_settings(config: Config, target: str, run_id: str, workdir: Path) -> 
                 f"valid services: {', '.join(known)}"
             )
     overrides: dict[str, dict[str, float | int | None]] = {
-        name: {"cpus": o.cpus, "memory_mb": o.memory, "workers": o.workers, "replicas": o.replicas}
+        name: {"cpus": o.cpus, "memory_mb": o.memory, "workers": o.workers,
+               **({"replicas": o.replicas} if o.replicas is not None else {})}
         for name, o in target_config.services.items()
     }
     return DeploySettings(
