@@ -32,7 +32,9 @@ CONTEXT_FILES = (
     "harness/__init__.py", "harness/py.typed", "harness/topology.py",
 )  # fmt: skip
 CONTEXT_DIRS = ("targets",)
-_SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+# node_modules: the Express monolith's npm packages (~1,100 files) stay out of the context
+# (that target runs on the local backend only), so installing them neither rebuilds the image.
+_SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".swp")
 
 

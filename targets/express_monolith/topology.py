@@ -17,6 +17,16 @@ from harness.topology import InfraSpec, ServiceSpec, Topology
 DIRECTORY = Path(__file__).resolve().parent
 INSTALL_HINT = "npm ci --prefix targets/express_monolith (or make install)"
 NODE_MAJOR_MIN = 20
+DOCKER_REFUSAL = (
+    "express-monolith runs on the local backend only: the docker targets image has no Node.js "
+    "runtime and runs commands from /, not the project root; use --backend local"
+)
+# From the project root (the local backend) start.sh runs; anywhere else (the docker backend's
+# containers start in /, without node) the service stops at once with DOCKER_REFUSAL.
+START = (
+    "if [ -f targets/express_monolith/start.sh ]; then exec sh targets/express_monolith/start.sh; fi; "
+    f'echo "{DOCKER_REFUSAL}" >&2; exit 2'
+)
 
 TOPOLOGY = Topology(
     target="express-monolith",
@@ -24,7 +34,7 @@ TOPOLOGY = Topology(
     services=(
         ServiceSpec(
             name="app",
-            command=("sh", "targets/express_monolith/start.sh"),
+            command=("sh", "-c", START),
             wiring={"DATABASE_URL": "postgres:shop"},
             cpus=1.0,
             memory_mb=512,

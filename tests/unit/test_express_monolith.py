@@ -33,7 +33,7 @@ def _statements(sql: str) -> list[str]:
 def test_it_is_registered_but_not_in_the_default_targets() -> None:
     topology = get_topology("express-monolith")
     assert topology is TARGETS["express-monolith"]
-    assert topology.service("app").argv("python") == ["sh", "targets/express_monolith/start.sh"]
+    assert topology.service("app").argv("python") == ["sh", "-c", express.START]
     assert "express-monolith" not in load_config().run.targets
 
 
@@ -79,6 +79,19 @@ def test_doctor_blocks_only_when_the_target_is_selected(monkeypatch: pytest.Monk
     assert express_check(config).status == "ok"
 
 
+def test_outside_the_project_root_the_command_refuses_naming_the_local_backend(
+    tmp_path: Path,
+) -> None:
+    """As in the docker backend's containers (they start in /): a clear refusal, exit 2."""
+    argv = get_topology("express-monolith").service("app").argv("python")
+    result = subprocess.run(
+        argv, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == express.DOCKER_REFUSAL
+    assert "--backend local" in result.stderr
+
+
 def test_start_without_node_exits_2_naming_the_fix() -> None:
     result = subprocess.run(
         ["/bin/sh", str(START)],
@@ -110,3 +123,15 @@ def test_start_without_node_modules_exits_2_naming_npm_ci(tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "npm dependencies are not installed" in result.stderr
     assert "npm ci --prefix targets/express_monolith" in result.stderr
+
+
+def test_its_npm_packages_stay_out_of_the_docker_context(tmp_path: Path) -> None:
+    from harness.backends._docker_image import context_files
+
+    target = tmp_path / "targets" / "express_monolith"
+    (target / "node_modules" / "express").mkdir(parents=True)
+    (target / "node_modules" / "express" / "index.js").write_text("module.exports = 1;\n")
+    (target / "server.js").write_text("// server\n")
+    files = {str(path) for path in context_files(tmp_path)}
+    assert "targets/express_monolith/server.js" in files
+    assert not any("node_modules" in name for name in files)
