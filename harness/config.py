@@ -206,6 +206,14 @@ class CapacityConfig:
 
 
 @dataclass(frozen=True)
+class SweepConfig:
+    """``bench sweep``'s grid when the command line gives none."""
+
+    cpus: tuple[float, ...] = (0.5, 1.0)  # total vCPU budgets per target
+    replicas: tuple[str, ...] = ()  # "SERVICE=N[,N...]", e.g. "catalog=1,2"
+
+
+@dataclass(frozen=True)
 class GateConfig:
     min_requests: int = _number(100, ge=1)
     thresholds: tuple[str, ...] = ()
@@ -229,6 +237,7 @@ class Config:
     claims: ClaimsConfig = ClaimsConfig()
     gate: GateConfig = GateConfig()
     capacity: CapacityConfig = CapacityConfig()
+    sweep: SweepConfig = SweepConfig()
 
     def profile(self, name: str) -> Profile:
         """Return profile ``name`` or fail naming the valid choices."""
@@ -398,7 +407,7 @@ def _check_faults(profile: Profile, source: Source, where: str) -> None:
     """Each fault well-formed, naming an instance some target has, inside the load on every target."""
     for index, spec in enumerate(profile.faults):
         try:
-            check_spec(spec, TARGET_NAMES)
+            check_spec(spec, tuple(TOPOLOGIES))
         except FaultPlanError as error:
             raise source.error(f"{where}.faults[{index}].{error.where}", error.problem) from None
         if spec.service.startswith("@"):

@@ -44,6 +44,7 @@ FIRST_POLL_S = 0.005
 POLL_GROWTH = 1.5
 LOGIN_CONCURRENCY = 4  # logins hash a memory-hard KDF on the target
 LOOKUP_CONCURRENCY = 48
+MAX_IDS = 1000  # lost and pending order ids kept in results.json
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,8 @@ def check_integrity(url: str, orders: list[AckedOrder], credentials: list[tuple[
         acknowledged=acknowledged, found=found, lost=lost, final=final, not_final=not_final,
         time_to_final=time_to_final(sightings.values()) if any_async else None,
         stats=stats, ok=not reasons, reasons=reasons, checked=True,
+        lost_ids=sorted({o.order_id for o in orders if o.order_id not in status_of})[:MAX_IDS],
+        not_final_ids=sorted(i for i, s in status_of.items() if s not in FINAL)[:MAX_IDS],
     )
 
 

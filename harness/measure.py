@@ -24,9 +24,12 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import FAILURE_CLASSES, Analysis, Window, analyse
-from harness.backends.base import ResourceReading
+from harness.backends.base import Deployment, ResourceReading
 from harness.config import Config, Profile
 from harness.context import Interrupted, RunContext, interrupt_name
+from harness.errors import ConfigError
+from harness.faults import FaultPlanError, PlannedFault, plan_faults
+from harness.faults_run import FaultScheduler
 from harness.integrity import (
     OrderTracker,
     acknowledged_orders,
@@ -34,8 +37,12 @@ from harness.integrity import (
     integrity_unchecked,
 )
 from harness.load import LoadOutcome, LoadPlan, run_load
+from harness.registry import get_topology
+from harness.resilience import FaultInputs, fault_section
 from harness.resources import GENERATOR, ResourceSampler, generator_info, summarise
 from harness.results import (
+    FaultEvent,
+    FaultsSection,
     Integrity,
     LatencyStats,
     ServiceInfo,
@@ -72,6 +79,9 @@ class TargetUnderTest:
     services: list[ServiceInfo] = field(default_factory=list)
     read_resources: Callable[[], Sequence[ResourceReading]] | None = None
     pids: dict[str, int] = field(default_factory=dict)  # extra process trees to sample (--pid)
+    # Per-instance control (kill, pause, restart) for fault injection: the deployment a
+    # backend started; None for a service archbench did not start (bench run --url).
+    control: Deployment | None = None
 
 
 class RunInterrupted(Interrupted):
@@ -116,7 +126,9 @@ class LoadRecord:
     interrupted: str | None = None  # the signal that stopped the load ("SIGINT", "SIGTERM")
     dropped_s: np.ndarray = field(default_factory=lambda: np.empty(0))  # open model: intended
     # start times (epoch s) of arrivals the generator could not send
+    dropped_names: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))  # their endpoints
     schedule: dict[str, float] = field(default_factory=dict)  # open model: scheduler lag
+    faults: list[FaultEvent] = field(default_factory=list)  # the profile's faults, as injected
 
 
 # What a resource reading's memory is: a process tree's PSS, or a container cgroup's usage.
@@ -174,12 +186,15 @@ def load_phase(context: RunContext, target: TargetUnderTest, settings: ScenarioS
                files: TargetFiles, timings: dict[str, float]) -> LoadRecord:
     """Run Locust with resource sampling; a signal during load ends it early (``interrupted``)."""
     config = context.config
+    scheduler = _fault_scheduler(context.profile, target)
     sampler = ResourceSampler(read=target.read_resources, processes=dict(target.pids))
     sampler.start()
 
     def started(pid: int, start_s: float) -> None:
         sampler.origin_s = start_s
         sampler.processes[GENERATOR] = pid
+        if scheduler is not None:
+            scheduler.start(start_s)
 
     plan = LoadPlan(target=target.name, url=target.url, profile=context.profile, settings=settings,
                     workdir=files.work, generator_cpus=config.cpu.generator_cpus,
@@ -192,11 +207,13 @@ def load_phase(context: RunContext, target: TargetUnderTest, settings: ScenarioS
     except KeyboardInterrupt as error:
         interrupted = interrupt_name(error)
     finally:
+        events = scheduler.stop(wait_restarts_s=0.0 if outcome is None else 30.0) if scheduler else []
         sampler.stop()
         timings["load_s"] = time.monotonic() - clock
     (files.work / "scenario.json").unlink(missing_ok=True)  # it holds the shoppers' passwords
     samples = read_samples(files.samples)
-    dropped_s = read_dropped(files.samples)["intended_s"].to_numpy(dtype=np.float64)
+    dropped = read_dropped(files.samples)
+    dropped_s = dropped["intended_s"].to_numpy(dtype=np.float64)
     schedule = read_schedule(files.samples)
     write_parquet(samples, files.directory / "samples.parquet")
     if outcome is not None:
@@ -207,7 +224,48 @@ def load_phase(context: RunContext, target: TargetUnderTest, settings: ScenarioS
         sampler.origin_s = sampler.origin_s or start_s
     return LoadRecord(start_s=start_s, end_s=end_s, samples=samples, resources=sampler.frame(),
                       resource_errors=list(sampler.errors), outcome=outcome, interrupted=interrupted,
-                      dropped_s=dropped_s, schedule=schedule)
+                      dropped_s=dropped_s, dropped_names=dropped["name"].astype(str).to_numpy(dtype=object),
+                      schedule=schedule, faults=events)
+
+
+def planned_faults(profile: Profile, target: TargetUnderTest) -> list[PlannedFault]:
+    """The faults ``profile`` injects into ``target`` (ConfigError when it cannot take them)."""
+    if not profile.faults:
+        return []
+    if target.control is None:
+        raise ConfigError(f"profile {profile.name!r} injects faults, but {target.name} was not started by "
+                          "archbench (bench run --url), so nothing can kill or pause its services; run "
+                          "without --url, or choose a profile without `faults`")
+    try:
+        return plan_faults(profile.faults, get_topology(target.name), profile.duration, profile.warmup)
+    except FaultPlanError as error:
+        raise ConfigError(f"profile {profile.name!r}: {error.where}: {error.problem}") from None
+
+
+def _fault_scheduler(profile: Profile, target: TargetUnderTest) -> FaultScheduler | None:
+    faults = planned_faults(profile, target)
+    if not faults or target.control is None:
+        return None
+    return FaultScheduler(target.control, faults)
+
+
+def faults_phase(profile: Profile, load: LoadRecord, integrity: Integrity,
+                 orders_before: int | None) -> FaultsSection | None:
+    """Recovery metrics of the faults injected during ``load`` (pure; None without faults)."""
+    if not load.faults:
+        return None
+    checked = integrity.get("checked", True) and integrity["lost"] is not None
+    after = integrity["stats"].get("orders") if integrity["stats"] else None
+    created = (sum(int(v) for v in after.values()) - orders_before
+               if checked and isinstance(after, dict) and orders_before is not None else None)
+    dropped = pd.DataFrame({"intended_s": load.dropped_s, "name": load.dropped_names})
+    return fault_section(FaultInputs(
+        samples=load.samples, events=load.faults, load_start_s=load.start_s, load_end_s=load.end_s,
+        warmup_s=profile.warmup, dropped=dropped,
+        lost_ids=frozenset(integrity.get("lost_ids", [])) if checked else None,
+        stuck_ids=frozenset(integrity.get("not_final_ids", [])) if checked else None,
+        orders_created=created,
+    ))
 
 
 def analysis_phase(config: Config, profile: Profile, load: LoadRecord) -> Analysis:
@@ -273,7 +331,9 @@ def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[s
     integrity = integrity_phase(context, target, seed, tracker, load)
     timings["integrity_s"] = time.monotonic() - clock
     shutil.rmtree(files.samples, ignore_errors=True)  # kept compressed in samples.parquet
-    result = assemble(config, context.profile, target, load, analysis, integrity)
+    orders_before = sum(int(v) for v in (seed.stats.get("orders") or {}).values())
+    faults = faults_phase(context.profile, load, integrity, orders_before)
+    result = assemble(config, context.profile, target, load, analysis, integrity, faults)
     if load.interrupted:
         raise RunInterrupted(result, load.interrupted)
     return result
@@ -304,8 +364,11 @@ def validity(config: Config, profile: Profile, load: LoadRecord, analysis: Analy
 
 
 def assemble(config: Config, profile: Profile, target: TargetUnderTest, load: LoadRecord,
-             analysis: Analysis, integrity: Integrity) -> TargetResult:
-    """The ``TargetResult`` of one target from its phase records (pure: no I/O, no clock)."""
+             analysis: Analysis, integrity: Integrity, faults: FaultsSection | None = None) -> TargetResult:
+    """The ``TargetResult`` of one target from its phase records (pure: no I/O, no clock).
+
+    ``faults``: the recovery metrics of a profile's fault schedule (``faults_phase``).
+    """
     relative = Path(target.name)
     window = analysis.window
     measured_from, measured_to = window.start_s - load.start_s, window.end_s - load.start_s
@@ -330,4 +393,10 @@ def assemble(config: Config, profile: Profile, target: TargetUnderTest, load: Lo
                                "memory_measure": MEMORY_BY_BACKEND.get(target.backend, "pss")}
     if load.resource_errors:
         result["resources"] = {**result.get("resources", {}), "errors": load.resource_errors}
+    if faults is not None:
+        result["faults"] = faults
+        failed = [f"fault {e['label']} at {e['planned_s']:g}s failed: {e['error']}" for e in load.faults
+                  if e["error"]]
+        if failed:
+            result["valid"] = Validity(ok=False, reasons=[*result["valid"]["reasons"], *failed])
     return result

@@ -9,6 +9,10 @@ Format history (``schema``):
   summaries, ``generator.cpu_p90_pct`` / ``generator.schedule``, and a per-target
   ``capacity`` section (``bench capacity``). A v1 file is upgraded on load
   (``upgrade_to_2``): its profiles are closed-model, latency measured from the send.
+  Later additions, all optional: a per-target ``faults`` section (a profile's fault
+  schedule: each fault as injected, availability during it, time to recover, orders
+  lost / stuck / indeterminate per fault window; ``harness.resilience``), and
+  ``integrity.lost_ids`` / ``integrity.not_final_ids`` (which orders).
 
 A run directory looks like::
 
@@ -147,6 +151,8 @@ class Integrity(TypedDict):
     ok: bool
     reasons: list[str]
     checked: NotRequired[bool]  # absent in older files: true
+    lost_ids: NotRequired[list[str]]  # the lost orders (at most MAX_IDS)
+    not_final_ids: NotRequired[list[str]]  # orders still pending after the bounded wait (at most MAX_IDS)
 
 
 def integrity_checked(integrity: Integrity) -> bool:
@@ -203,6 +209,96 @@ class CapacityResult(TypedDict):
     steps: list[CapacityStep]
 
 
+class FaultRestart(TypedDict):
+    """A restart the backend's policy made of the faulted instance (epoch seconds)."""
+
+    down_s: float
+    healthy_s: float | None  # None: it did not come back healthy
+    error: str
+
+
+class FaultEvent(TypedDict):
+    """One fault as the scheduler injected it."""
+
+    action: str  # "kill", "pause", "restart"
+    instance: str  # e.g. "catalog", "postgres"
+    label: str  # e.g. "kill catalog", "pause postgres 2s"
+    planned_s: float  # seconds since load start the profile asked for
+    at_s: float | None  # epoch seconds it was applied (None: never applied)
+    offset_s: float | None  # at_s - load start (s)
+    end_s: float | None  # epoch s it was over: resumed (pause), healthy again (kill, restart)
+    duration_s: float | None  # pause: planned seconds frozen
+    restarts: list[FaultRestart]  # the restart policy's restarts of this instance after the fault
+    error: str  # why the action failed, when it did
+
+
+class EndpointDuring(TypedDict):
+    """One endpoint during a fault window."""
+
+    name: str
+    requests: int  # intended to start in the window (dropped arrivals included)
+    failures: int
+    availability: float | None  # successful share, 0..1 (None: no requests)
+    failure_classes: dict[str, int]  # FailureClass or "dropped" -> count
+    state: Literal["up", "degraded", "down"]  # >= 99 %, between, < 50 % available
+
+
+class FaultOrders(TypedDict):
+    """Orders around one fault (Jepsen's accounting: ok / indeterminate / lost)."""
+
+    acknowledged: int  # 201/202 answers in the impact window (ok)
+    lost: int | None  # acknowledged, never found (None: integrity not checked)
+    stuck: int | None  # acknowledged, still pending after the bounded wait
+    stuck_ids: list[str]
+    duplicated: int  # one order id acknowledged twice
+    indeterminate: int  # POST /orders without an answer (timeout, connection, 5xx): may exist
+    failed: int  # POST /orders refused (4xx): did not happen
+
+
+class PerSecond(TypedDict):
+    """Seconds since load start around a fault, with availability and p99 of each."""
+
+    t_s: list[int]
+    requests: list[int]
+    availability: list[float | None]
+    p99_ms: list[float | None]
+
+
+class FaultResult(TypedDict):
+    """What one fault did (``harness.resilience``)."""
+
+    event: FaultEvent
+    window_s: list[float]  # [from, to): the fault itself, seconds since load start
+    impact_s: list[float]  # [from, to): until recovered (or the next fault / the end)
+    requests: int
+    failures: int
+    availability: float | None  # during window_s
+    failure_classes: dict[str, int]
+    endpoints: list[EndpointDuring]
+    stayed_up: list[str]  # endpoints >= 99 % available during the fault
+    went_down: list[str]  # endpoints < 50 % available
+    everything_down: bool  # every endpoint with requests went down
+    time_to_first_failure_s: float | None  # from the fault to the first failed answer
+    time_to_recover_s: float | None  # from the fault to the second from which error rate and p99 stay in band
+    error_budget_consumed: float | None  # failures in impact_s / the run's error budget (1 = all of it)
+    per_second: PerSecond
+    orders: FaultOrders
+    summary: str  # one sentence, e.g. "GET /products stayed up while catalog was down"
+
+
+class FaultsSection(TypedDict):
+    """A profile's fault schedule and what each fault did to one target."""
+
+    objective: float  # availability objective the error budget is taken from (0.999)
+    baseline_s: list[float] | None  # [from, to): the healthy seconds the band comes from
+    band: dict[str, float | None]  # error_rate and p99_ms ceilings of a recovered second
+    faults: list[FaultResult]
+    indeterminate: int  # POST /orders without an answer over the run
+    created_unacknowledged: int | None  # orders in the store no acknowledgement explains
+    verdict: Literal["single point of failure", "fault tolerant", "not measured"]
+    evidence: list[str]
+
+
 class TargetResult(TypedDict):
     target: str
     backend: str  # "local", "docker" or "external" (bench run --url)
@@ -224,6 +320,8 @@ class TargetResult(TypedDict):
     claims: NotRequired[list[dict[str, Any]]]  # harness.pricing.claims output
     valid: Validity
     capacity: NotRequired[CapacityResult]  # `bench capacity` runs: the search and every step
+    sweep_point: NotRequired[dict[str, Any]]  # `bench sweep`: {"target", "cpus", "replicas", "cpuset"}
+    faults: NotRequired[FaultsSection]  # profiles with a fault schedule
     timings: NotRequired[dict[str, float]]  # wall seconds per phase: up_s, seed_s, load_s, analysis_s, integrity_s, down_s
 
 

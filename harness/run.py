@@ -10,18 +10,21 @@ the run may exit 0: an invalid target or a failed integrity check fails it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from harness.backends import deploy_settings
 from harness.backends._stale import owned_temp_directory
 from harness.backends.base import Deployment, DeploySettings
 from harness.config import Config, config_to_dict
 from harness.context import RunContext, link_latest
-from harness.errors import EXIT_FAILED, EXIT_OK, BenchError
+from harness.errors import EXIT_FAILED, EXIT_OK, BenchError, ConfigError
+from harness.faults import FaultPlanError, plan_faults
 from harness.hostinfo import collect_host
 from harness.measure import RunInterrupted, TargetUnderTest, measure_target
 from harness.pricing.claims import check_claims
@@ -52,13 +55,27 @@ def _services_of(deployment: Deployment) -> list[ServiceInfo]:
 Measure = Callable[[RunContext, TargetUnderTest, dict[str, float]], TargetResult]
 
 
-def run_benchmark(context: RunContext, measure: Measure = measure_target) -> Path:
+@dataclass(frozen=True)
+class Job:
+    """One measurement of a run: its key in results.json, the target, and the config it runs with."""
+
+    label: str  # results.json key, e.g. "monolith" or "monolith @ 0.5 vCPU"
+    target: str
+    config: Config
+    point: dict[str, Any] | None = None  # a sweep point (recorded as the result's sweep_point)
+
+
+def run_benchmark(context: RunContext, measure: Measure = measure_target,
+                  jobs: Sequence[Job] = ()) -> Path:  # fmt: skip
     """Run the benchmark ``context`` describes; return the run directory (results complete or partial).
 
     ``measure`` is what happens to each target once it is up: one load run
     (``measure_target``), or a capacity search (``harness.capacity.runner.measure_capacity``).
+    ``jobs``: what to measure (default: each of the context's targets with its config), e.g.
+    the points of a sweep, each with the CPU budget and replicas it runs with.
     """
     console, run_dir, profile = context.console, context.run_dir, context.profile
+    check_faults(context)
     if context.backend is not None:
         console.print(f"backend: {context.backend.name} — {context.backend_reason}")
     link_latest(context)
@@ -68,18 +85,21 @@ def run_benchmark(context: RunContext, measure: Measure = measure_target) -> Pat
     console.print(f"run {context.run_id}: profile {profile.name} ({profile.duration:.0f}s load, "
                   f"{profile.warmup:.0f}s warm-up) -> {run_dir}")
     try:
-        for target in context.targets:
+        for job in jobs or [Job(t, t, context.config) for t in context.targets]:
             timings: dict[str, float] = {}
-            console.rule(target)
+            console.rule(job.label)
+            job_context = context if job.config is context.config else dataclasses.replace(context, config=job.config)
             try:
-                result = _run_one(context, target, timings, measure)
+                result = _run_one(job_context, job.target, timings, measure)
             except RunInterrupted as interrupted:
-                results["targets"][target] = interrupted.result
+                results["targets"][job.label] = interrupted.result
                 raise
             result["timings"] = timings
-            result["cost"] = cost_for_target(result, context.config)
-            result["claims"] = check_claims(result, context.config)
-            results["targets"][target] = result
+            if job.point is not None:
+                result["sweep_point"] = job.point
+            result["cost"] = cost_for_target(result, job.config)
+            result["claims"] = check_claims(result, job.config)
+            results["targets"][job.label] = result
             dump_results(results, run_dir)
             _print_outcome(context, result)
     finally:
@@ -87,6 +107,27 @@ def run_benchmark(context: RunContext, measure: Measure = measure_target) -> Pat
         dump_results(results, run_dir)
         _write_reports(context)
     return run_dir
+
+
+def check_faults(context: RunContext) -> None:
+    """Refuse, before anything starts, a fault schedule the run's targets cannot take.
+
+    ConfigError: faults with ``bench run --url`` (no control over that service), or a
+    fault naming an instance a target lacks (listing its instances) or falling outside
+    the (resolved) profile's load.
+    """
+    if not context.profile.faults:
+        return
+    if context.external is not None:
+        raise ConfigError(f"profile {context.profile.name!r} injects faults, but bench run --url drives a "
+                          "service archbench did not start, so it cannot kill or pause its parts; run "
+                          "without --url, or choose a profile without `faults`")
+    for target in context.targets:
+        try:
+            plan_faults(context.profile.faults, get_topology(target), context.profile.duration,
+                        context.profile.warmup)
+        except FaultPlanError as error:
+            raise ConfigError(f"profile {context.profile.name!r}: {error.where}: {error.problem}") from None
 
 
 def _run_one(context: RunContext, target: str, timings: dict[str, float], measure: Measure) -> TargetResult:
@@ -117,6 +158,7 @@ def _run_deployed(context: RunContext, target: str, settings: DeploySettings,
             name=target, backend=deployment.backend, url=deployment.url,
             admin_username=deployment.admin_username, admin_password=deployment.admin_password,
             services=_services_of(deployment), read_resources=deployment.read_resources,
+            control=deployment,
         )
         result = measure(context, under_test, timings)
         clock = time.monotonic()  # teardown runs as the block exits
