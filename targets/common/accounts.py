@@ -4,20 +4,24 @@ Public API (stable):
 
 - ``USERS_DDL``: idempotent DDL of the ``users`` table (every target's users database).
 - ``USERNAME_PATTERN``, ``USERNAME_MIN``/``USERNAME_MAX`` (characters),
+  ``normalize_username``, ``is_valid_username`` (from ``targets.common.usernames``),
   ``PASSWORD_MIN``/``PASSWORD_MAX`` (characters), ``INVALID_LOGIN`` (the 401 message).
-- ``parse_new_account(body) -> (username, password)``: ``POST /users`` input, else
-  ``ValidationError`` (400).
-- ``parse_login(body) -> (username, password, plausible)``: ``POST /login`` input;
+- ``parse_new_account(body) -> (username, password)``: ``POST /users`` input, the
+  username normalised (trimmed, ASCII lowercased: ``CaseyAdv`` and ``caseyadv``
+  are one account, the second sign-up is 409), else ``ValidationError`` (400).
+- ``parse_login(body) -> (username, password, plausible)``: ``POST /login`` input,
+  the username normalised the same way (login works with any case);
   400 only for missing or non-string fields; ``plausible`` is False when the
   username breaks the sign-up rules (no such user can exist: answer 401 without
   a query, after the same password check as for an unknown user).
+
+``POST /users`` answers the stored (normalised) username; tokens carry it too.
 - ``account_routes(pool_key, config_key) -> list[web.RouteDef]``: the
   ``POST /users`` and ``POST /login`` routes over the pool in ``app[pool_key]``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import asyncpg
@@ -26,9 +30,14 @@ from aiohttp import web
 from targets.common.auth import ROLE_USER, hash_password, issue_token, verify_password
 from targets.common.config import ServiceConfig
 from targets.common.http import ApiError, ValidationError, get_str, json_response, read_json_object
+from targets.common.usernames import (  # re-exported: part of this module's API
+    USERNAME_MAX,
+    USERNAME_MIN,
+    USERNAME_PATTERN,
+    is_valid_username,
+    normalize_username,
+)
 
-USERNAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
-USERNAME_MIN, USERNAME_MAX = 3, 64  # characters
 PASSWORD_MIN, PASSWORD_MAX = 8, 128  # characters
 INVALID_LOGIN = "invalid username or password"
 
@@ -44,7 +53,14 @@ CREATE TABLE IF NOT EXISTS users (
 
 
 def parse_new_account(body: dict[str, Any]) -> tuple[str, str]:
-    """``(username, password)`` of a sign-up body; ``ValidationError`` naming the bad field."""
+    """``(username, password)`` of a sign-up body; ``ValidationError`` naming the bad field.
+
+    The username is returned normalised; its length and characters are checked after
+    trimming (``" alice "`` is ``alice``; ``"al ice"`` stays invalid).
+    """
+    raw = body.get("username")
+    if isinstance(raw, str):
+        body = {**body, "username": normalize_username(raw)}
     username = get_str(
         body, "username", min_length=USERNAME_MIN, max_length=USERNAME_MAX, pattern=USERNAME_PATTERN
     )
@@ -52,18 +68,12 @@ def parse_new_account(body: dict[str, Any]) -> tuple[str, str]:
     return username, password
 
 
-def is_valid_username(username: str) -> bool:
-    """Whether a user could have signed up with ``username``."""
-    return USERNAME_MIN <= len(username) <= USERNAME_MAX and bool(
-        USERNAME_PATTERN.fullmatch(username)
-    )
-
-
 def parse_login(body: dict[str, Any]) -> tuple[str, str, bool]:
     """``(username, password, plausible)`` of a login body; 400 unless both are strings."""
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise ValidationError("username and password are required strings")
+    username = normalize_username(username)
     return username, password, is_valid_username(username)
 
 
@@ -89,13 +99,15 @@ async def login(pool: asyncpg.Pool, body: dict[str, Any], config: ServiceConfig)
     row = None
     if plausible:
         row = await pool.fetchrow(
-            "SELECT id, password_hash, role FROM users WHERE username = $1", username
+            "SELECT id, username, password_hash, role FROM users WHERE username = $1", username
         )
     # An unknown user costs the same argon2 work as a wrong password (no user enumeration).
     if not await verify_password(None if row is None else row["password_hash"], password):
         raise ApiError(401, "unauthorized", INVALID_LOGIN)
     assert row is not None
-    return issue_token(row["id"], username, row["role"], config.token_secret, config.token_ttl_s)
+    return issue_token(
+        row["id"], row["username"], row["role"], config.token_secret, config.token_ttl_s
+    )
 
 
 def account_routes(

@@ -12,9 +12,13 @@ Public API (stable):
 - ``issue_token(user_id, username, role, secret, ttl_s) -> str``: HS256 JWT with
   claims sub (user id as str), name, role, iat, exp (seconds).
 - ``decode_token(token, secret) -> Claims | None``: None when the token is
-  malformed, tampered, expired, unsigned (``alg: none``) or lacks a claim.
+  malformed (anything but three base64url segments of ASCII, at most
+  ``MAX_TOKEN_CHARS``; bytes that are not UTF-8 arrive from aiohttp as lone
+  surrogates and are malformed too), tampered, expired, unsigned
+  (``alg: none``) or lacks a claim. It never raises on client input.
 - ``bearer_claims(request, secret) -> Claims``: claims of the request's
-  ``Authorization: Bearer`` token, else ``ApiError`` 401 ``unauthorized``.
+  ``Authorization: Bearer`` token, else ``ApiError`` 401 ``unauthorized``
+  (whatever bytes the header holds).
 - ``require_admin(claims) -> Claims``: the same claims, else ``ApiError`` 403 ``forbidden``.
 - ``ROLE_USER``, ``ROLE_ADMIN``.
 """
@@ -22,6 +26,7 @@ Public API (stable):
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass
 
@@ -36,6 +41,16 @@ ROLE_USER = "user"
 ROLE_ADMIN = "admin"
 _ROLES = frozenset({ROLE_USER, ROLE_ADMIN})
 _ALGORITHM = "HS256"
+MAX_TOKEN_CHARS = 4096  # far above any token issue_token makes (~250 characters)
+# header.payload.signature, each base64url without padding (the signature may be empty:
+# PyJWT then rejects it as unsigned). Checked before PyJWT sees the token, so non-ASCII
+# text (e.g. latin-1 header bytes, which aiohttp decodes to lone surrogates) never
+# reaches a codec.
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# What a malformed token can make PyJWT or the claim checks raise besides PyJWTError:
+# codec errors (UnicodeError is a ValueError), int() of NaN/inf claims, deep JSON nesting.
+_MAX_USER_ID = 2**63 - 1  # ids are PostgreSQL bigints
+_MALFORMED = (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError)
 
 # OWASP Password Storage Cheat Sheet, argon2id option 2: m=19 MiB, t=2, p=1.
 PASSWORD_HASHER = PasswordHasher(
@@ -91,6 +106,10 @@ def issue_token(user_id: int, username: str, role: str, secret: str, ttl_s: int)
 
 def decode_token(token: str, secret: str) -> Claims | None:
     """The claims of ``token`` if it is signed with ``secret`` and unexpired, else None."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        return None
+    if not _TOKEN_SHAPE.fullmatch(token):
+        return None
     try:
         payload = jwt.decode(
             token,
@@ -98,14 +117,23 @@ def decode_token(token: str, secret: str) -> Claims | None:
             algorithms=[_ALGORITHM],
             options={"require": ["exp", "iat", "sub"]},
         )
-    except jwt.PyJWTError:
+        return _claims(payload)
+    except _MALFORMED:
         return None
+
+
+def _claims(payload: dict[str, object]) -> Claims | None:
     sub, name, role = payload.get("sub"), payload.get("name"), payload.get("role")
-    if not isinstance(sub, str) or not sub.isdigit() or len(sub) > 19:
+    if not isinstance(sub, str) or not (sub.isascii() and sub.isdigit()) or len(sub) > 19:
+        return None
+    if int(sub) > _MAX_USER_ID:
         return None
     if not isinstance(name, str) or role not in _ROLES:
         return None
-    return Claims(user_id=int(sub), username=name, role=role, exp=int(payload["exp"]))
+    exp = payload["exp"]
+    if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+        return None
+    return Claims(user_id=int(sub), username=name, role=str(role), exp=int(exp))
 
 
 def bearer_claims(request: web.Request, secret: str) -> Claims:

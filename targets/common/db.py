@@ -14,7 +14,9 @@ Public API (stable):
   starting together do not race on the catalog.
 - ``async ensure_admin(pool, username, password)``: create or update the admin
   user; needs a table ``users(username text UNIQUE, password_hash text, role text)``
-  (other columns must have defaults). Race-safe (``INSERT ... ON CONFLICT``).
+  (other columns must have defaults). Race-safe (``INSERT ... ON CONFLICT``). The
+  username is normalised like every username (``targets.common.usernames``), so the
+  admin logs in as any user does.
 - ``async check_pool(pool)``: ``SELECT 1`` (for health checks); raises when down.
 """
 
@@ -30,6 +32,7 @@ import orjson
 from aiohttp import web
 
 from targets.common.auth import ROLE_ADMIN, hash_password, verify_password
+from targets.common.usernames import normalize_username
 
 log = logging.getLogger("targets.db")
 
@@ -77,6 +80,7 @@ async def apply_schema(pool: asyncpg.Pool, sql: str) -> None:
 
 async def ensure_admin(pool: asyncpg.Pool, username: str, password: str) -> None:
     """Create the admin user, or give the existing one this password and the admin role."""
+    username = normalize_username(username)
     row = await pool.fetchrow("SELECT password_hash, role FROM users WHERE username = $1", username)
     if (
         row is not None

@@ -4,31 +4,57 @@ Public API (stable):
 
 - ``json_response(data, status=200) -> web.Response``: body serialised with orjson.
 - ``error_response(status, code, message) -> web.Response``: ``{"error","message"}``.
-- ``ApiError(status, code, message)``: raise from a handler to answer with that error.
+- ``ApiError(status, code, message, *, close=False)``: raise from a handler to answer
+  with that error (``close``: and close the connection afterwards).
 - ``ValidationError(message)``: an ``ApiError`` with 400 ``invalid``.
 - ``error_middleware``: turns ``ApiError``, every ``web.HTTPException`` (404 unknown
   route, 405, 413 body too large, ...) into the JSON error shape, a lost
   dependency (``UNAVAILABLE_ERRORS``: refused/reset connections, timeouts,
   PostgreSQL connection errors) into 503 ``unavailable``, and any other
-  exception into a logged 500 ``internal``.
+  exception into a logged 500 ``internal``. A connection error while the
+  client's own connection is gone (it hung up mid-request) is logged as a client
+  disconnect, not as a lost dependency, and answered 499 (nobody receives it).
 - ``UNAVAILABLE_ERRORS``: the exception types answered with 503.
-- ``new_application(max_body_bytes, *, middlewares=()) -> web.Application``: an app
-  with ``client_max_size`` set and ``error_middleware`` first.
+- ``client_disconnected(request, exc) -> bool``: whether ``exc`` means the client left.
+- ``body_deadline_middleware(timeout_s)``: reads a request's body before its
+  handler runs, at most ``timeout_s`` seconds after the head arrived, else 408
+  ``timeout`` and the connection is closed (a client trickling its body cannot
+  hold a connection and a handler); handlers then read the body from memory.
+- ``new_application(max_body_bytes, *, body_timeout_s=10, middlewares=())
+  -> web.Application``: an app with ``client_max_size`` set and, in this order,
+  ``request_progress_middleware`` (``targets.common.protocol``), ``error_middleware``
+  and ``body_deadline_middleware(body_timeout_s)`` first.
 - ``read_json_object(request) -> dict``: body as a JSON object, else 400 (413 if too big).
 - Validators raising ``ValidationError`` with a message naming the field:
   ``get_int(obj, field, minimum=, maximum=)``, ``get_str(obj, field, min_length=,
   max_length=, pattern=None)``, ``get_list(obj, field, min_items=, max_items=)``,
   ``query_int(query, name, default=, minimum=, maximum=)``, ``path_int(request, name)``.
+- ``parse_path_id(raw, name) -> int``: an id path segment in its one canonical
+  spelling (``[1-9][0-9]*``, at most ``MAX_BIGINT``); any other spelling of an
+  integer (leading zeros, a sign, surrounding whitespace, 0, negative, beyond
+  bigint) names no row: 404 ``not_found``, as for an unknown id (``/products/01``
+  is not product 1); text that is no integer at all is 400 ``invalid``.
 - ``MAX_BIGINT``: largest PostgreSQL ``bigint`` (ids above it cannot exist).
-- ``health_handler(*checks)``: a ``GET /health`` handler; each check is an
-  ``async (app) -> None`` that raises when its dependency is unreachable
-  (200 ``{"status":"ok"}`` or 503 ``unavailable`` naming the failure).
+- ``health_handler(*checks, ok_ttl_s=0.0)``: a ``GET /health`` handler; each check
+  is an ``async (app) -> None`` that raises when its dependency is unreachable
+  (200 ``{"status":"ok"}`` or 503 ``unavailable`` naming the failure). Its probe is
+  a ``HealthProbe``: concurrent requests share one probe in flight, so health
+  requests never multiply the load on the dependencies.
+- ``HealthProbe(*checks, ok_ttl_s=0.0, clock=time.monotonic)``: that probe. ``await probe.verdict(app)``
+  -> None (healthy) or the failure message; one probe runs at a time and every
+  caller arriving meanwhile gets its verdict. A healthy verdict is reused for
+  ``ok_ttl_s`` seconds (0: never; each request after a probe ends starts a new
+  one); an unhealthy one never is. ``probe.invalidate()`` forgets the cached verdict
+  (e.g. when a request just saw a dependency fail). ``probe.handler`` is the route
+  handler.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -37,11 +63,17 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from targets.common.protocol import request_progress_middleware
+
 log = logging.getLogger("targets.http")
 
 MAX_BIGINT = 2**63 - 1
 _INT_TEXT = re.compile(r"-?[0-9]+")
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")  # 19 digits at most: MAX_BIGINT has 19
+_INT_SPELLING = re.compile(r"\s*[+-]?[0-9]+\s*", re.ASCII)
 _MAX_INT_DIGITS = 20  # longer digit strings are out of every range we accept
+DEFAULT_BODY_TIMEOUT_S = 10.0  # seconds a request body may take once its head arrived
+CLIENT_CLOSED = 499  # logged for a request whose client hung up (nginx's convention)
 
 STATUS_CODES: dict[int, str] = {
     400: "invalid",
@@ -49,6 +81,7 @@ STATUS_CODES: dict[int, str] = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     409: "conflict",
     413: "too_large",
     500: "internal",
@@ -59,8 +92,10 @@ STATUS_CODES: dict[int, str] = {
 # A dependency (database, broker, another service) did not answer: the client may retry,
 # so these are 503 ``unavailable`` rather than 500. aiohttp's ClientConnectionError
 # subclasses OSError only in part, so callers of other services map it themselves.
+# A ConnectionResetError can also be the client's own connection (it hung up while its
+# body was read): ``client_disconnected`` tells the two apart.
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,  # ConnectionRefusedError, ConnectionResetError, ...
+    OSError,  # ConnectionRefusedError, ConnectionResetError from a dependency, ...
     TimeoutError,  # also asyncio.TimeoutError: pool acquire, command timeouts
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08, connection lost mid-query
     asyncpg.CannotConnectNowError,  # server starting up or shutting down
@@ -82,11 +117,12 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 class ApiError(Exception):
     """An error answer: raise it from a handler, ``error_middleware`` renders it."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, close: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.close = close  # close the connection after answering
 
 
 class ValidationError(ApiError):
@@ -102,7 +138,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.close:
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -113,6 +152,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             response.headers["Allow"] = exc.headers["Allow"]
         return response
     except UNAVAILABLE_ERRORS as exc:
+        if client_disconnected(request, exc):
+            log.info(
+                "client disconnected during %s %s (%s)",
+                request.method,
+                request.path,
+                exc.__class__.__name__,
+            )
+            return error_response(
+                CLIENT_CLOSED, "client_closed", "the client closed the connection"
+            )
         log.warning(
             "dependency unavailable on %s %s: %s: %s",
             request.method,
@@ -126,10 +175,47 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return error_response(500, "internal", "internal server error")
 
 
-def new_application(max_body_bytes: int, *, middlewares: Iterable[Any] = ()) -> web.Application:
-    """An ``Application`` limiting bodies to ``max_body_bytes`` with JSON errors."""
+def client_disconnected(request: web.Request, exc: BaseException) -> bool:
+    """Whether ``exc`` is the client's connection failing (it is closed or closing)."""
+    if not isinstance(exc, ConnectionError):
+        return False
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def body_deadline_middleware(timeout_s: float) -> Any:
+    """A middleware reading each request body within ``timeout_s`` seconds (else 408)."""
+
+    @web.middleware
+    async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.body_exists:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await request.read()  # kept by aiohttp: request.read() returns it again
+            except TimeoutError:
+                raise ApiError(
+                    408, "timeout", f"request body not received within {timeout_s:g} s", close=True
+                ) from None
+        return await handler(request)
+
+    return body_deadline
+
+
+def new_application(
+    max_body_bytes: int,
+    *,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    middlewares: Iterable[Any] = (),
+) -> web.Application:
+    """An ``Application`` limiting bodies to ``max_body_bytes`` (and ``body_timeout_s``)."""
     return web.Application(
-        client_max_size=max_body_bytes, middlewares=[error_middleware, *middlewares]
+        client_max_size=max_body_bytes,
+        middlewares=[
+            request_progress_middleware,
+            error_middleware,
+            body_deadline_middleware(body_timeout_s),
+            *middlewares,
+        ],
     )
 
 
@@ -213,31 +299,86 @@ def query_int(
     return value
 
 
-def path_int(request: web.Request, name: str) -> int:
-    """Path segment ``name`` as an int; 400 if not an integer, 404 if no row can have it."""
-    raw = request.match_info[name]
-    if not _INT_TEXT.fullmatch(raw):
-        raise ValidationError(f"{name} must be an integer")
-    value = int(raw) if len(raw) <= _MAX_INT_DIGITS else 0
-    if not 1 <= value <= MAX_BIGINT:
+def parse_path_id(raw: str, name: str) -> int:
+    """``raw`` as a canonical id; 404 for other spellings of integers, 400 for non-integers."""
+    if _CANONICAL_ID.fullmatch(raw):
+        value = int(raw)
+        if value <= MAX_BIGINT:
+            return value
+    if _INT_SPELLING.fullmatch(raw):
         raise ApiError(404, "not_found", f"{name} {raw} not found")
-    return value
+    raise ValidationError(f"{name} must be an integer")
+
+
+def path_int(request: web.Request, name: str) -> int:
+    """Path segment ``name`` as a canonical id (``parse_path_id``: else 404 or 400)."""
+    return parse_path_id(request.match_info[name], name)
 
 
 HealthCheck = Callable[[web.Application], Awaitable[None]]
 
 
-def health_handler(*checks: HealthCheck) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """A ``GET /health`` handler running ``checks`` (each raises when its dependency is down)."""
+class HealthProbe:
+    """The checks of ``GET /health``, run once for all concurrent callers (see module doc)."""
 
-    async def health(request: web.Request) -> web.Response:
-        for check in checks:
+    def __init__(
+        self,
+        *checks: HealthCheck,
+        ok_ttl_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.checks = checks
+        self.ok_ttl_s = ok_ttl_s
+        self.clock = clock  # seconds, for the TTL
+        self.probes = 0  # probes started so far (how much load health requests caused)
+        self._in_flight: asyncio.Future[str | None] | None = None
+        self._ok_until = 0.0  # clock() until which "healthy" is reused
+        self._generation = 0  # bumped by invalidate(): a probe begun before does not cache
+
+    def invalidate(self) -> None:
+        """Forget the cached verdict; the next caller starts a new probe."""
+        self._generation += 1
+        self._ok_until = 0.0
+        self._in_flight = None  # callers already waiting keep their probe's verdict
+
+    async def verdict(self, app: web.Application) -> str | None:
+        """None when every check passes, else ``"<check>: <Error>: <message>"``."""
+        if self.ok_ttl_s > 0 and self.clock() < self._ok_until:
+            return None
+        probe = self._in_flight
+        if probe is None:
+            self.probes += 1
+            probe = asyncio.ensure_future(self._probe(app, self._generation))
+            probe.add_done_callback(self._done)
+            self._in_flight = probe
+        # shield: a caller going away must not cancel the probe the others wait for
+        return await asyncio.shield(probe)
+
+    def _done(self, probe: asyncio.Future[str | None]) -> None:
+        if self._in_flight is probe:
+            self._in_flight = None
+
+    async def _probe(self, app: web.Application, generation: int) -> str | None:
+        for check in self.checks:
             try:
-                await check(request.app)
+                await check(app)
             except Exception as exc:  # noqa: BLE001 - any failure means "not ready", not a 500
                 name = getattr(check, "__name__", "dependency")
-                message = f"{name}: {exc.__class__.__name__}: {exc}"
-                return error_response(503, "unavailable", message)
+                return f"{name}: {exc.__class__.__name__}: {exc}"
+        if generation == self._generation:
+            self._ok_until = self.clock() + self.ok_ttl_s
+        return None
+
+    async def handler(self, request: web.Request) -> web.Response:
+        """The ``GET /health`` route handler."""
+        failure = await self.verdict(request.app)
+        if failure is not None:
+            return error_response(503, "unavailable", failure)
         return json_response({"status": "ok"})
 
-    return health
+
+def health_handler(
+    *checks: HealthCheck, ok_ttl_s: float = 0.0
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """A ``GET /health`` handler running ``checks`` through one ``HealthProbe``."""
+    return HealthProbe(*checks, ok_ttl_s=ok_ttl_s).handler

@@ -10,8 +10,11 @@ Public API (stable):
   ``ValidationError`` (400) for a missing/empty/too long list, a non-object item,
   a product id outside 1..bigint, a quantity outside 1..1000 or a repeated
   product id. Other fields of the body and of the items are ignored.
+- ``parse_order_id(raw) -> uuid.UUID | None``: ``raw`` if it is an order id in its one
+  canonical spelling (lowercase, hyphenated: what ``POST /orders`` answers), else None.
 - ``path_order_id(request, name="order_id") -> uuid.UUID``: an order id path segment;
-  a malformed id is 404 ``not_found`` (it names no order), as for another user's order.
+  a malformed or non-canonical id (upper case, braces, ``urn:uuid:``, no hyphens)
+  is 404 ``not_found`` (it names no order), as for another user's order.
 - ``order_not_found() -> ApiError``: that 404, one message everywhere.
 - ``async fetch_stats(pool)``: ``GET /stats`` body for the single-database targets.
 """
@@ -56,12 +59,23 @@ def order_not_found() -> ApiError:
     return ApiError(404, "not_found", "order not found")
 
 
-def path_order_id(request: web.Request, name: str = "order_id") -> uuid.UUID:
-    """Path segment ``name`` as an order id (UUID); 404 ``not_found`` when malformed."""
+def parse_order_id(raw: str) -> uuid.UUID | None:
+    """``raw`` as an order id if it is spelled canonically (``str(uuid)``), else None."""
+    if len(raw) != 36:  # also keeps uuid.UUID from parsing long junk
+        return None
     try:
-        return uuid.UUID(request.match_info[name])
+        order_id = uuid.UUID(raw)
     except ValueError:
-        raise order_not_found() from None
+        return None
+    return order_id if str(order_id) == raw else None
+
+
+def path_order_id(request: web.Request, name: str = "order_id") -> uuid.UUID:
+    """Path segment ``name`` as an order id (UUID); 404 ``not_found`` unless canonical."""
+    order_id = parse_order_id(request.match_info[name])
+    if order_id is None:
+        raise order_not_found()
+    return order_id
 
 
 async def fetch_stats(pool: asyncpg.Pool) -> dict[str, Any]:

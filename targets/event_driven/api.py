@@ -164,7 +164,7 @@ async def nats(app: web.Application) -> None:
 
 def create_app(config: ServiceConfig) -> web.Application:
     """The api service: PostgreSQL pool (schema + admin at start) and a JetStream client."""
-    app = new_application(config.max_body_bytes)
+    app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app[CONFIG] = config
 
     async def on_ready(pool: asyncpg.Pool) -> None:

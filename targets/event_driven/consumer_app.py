@@ -94,7 +94,7 @@ def create_consumer_app(
     consumer = events.consumer_config(
         durable, subject, ack_wait_s=settings.ack_wait_s, max_ack_pending=10_000
     )
-    app = new_application(config.max_body_bytes)
+    app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app.cleanup_ctx.append(
         pool_context(POOL, config.database_url, config.db_pool_size, schema=SCHEMA)
     )

@@ -121,7 +121,7 @@ async def database(app: web.Application) -> None:
 
 def create_app(config: ServiceConfig) -> web.Application:
     """The catalog service application."""
-    app = new_application(config.max_body_bytes)
+    app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app[CONFIG] = config
     app.cleanup_ctx.append(
         pool_context(DB, config.database_url, config.db_pool_size, schema=store.SCHEMA)

@@ -6,8 +6,15 @@ body, content type). Routes that need a token are refused with 401 here,
 before any forwarding; the ``Authorization`` header is forwarded so the
 service behind verifies the token (and the role) too. ``GET /stats`` (admin)
 aggregates the services' internal statistics into the contract's shape.
-``GET /health`` is 200 only when all three services report healthy.
+``GET /health`` is 200 only when all three services report healthy. It does not
+multiply load: concurrent health requests share one probe of the three
+services (``HealthProbe``), a healthy verdict is reused for ``HEALTH_OK_TTL_S``
+seconds, and the probe has its own small connection pool, so it neither queues
+behind forwarded traffic nor adds to it. A forwarded request that finds a
+service down (no answer, or a 5xx) drops the cached verdict at once.
 A service that does not answer gives 503 ``unavailable``, never a 500.
+Request headers that are not valid UTF-8 (undecodable bytes) are not forwarded:
+a token route has refused such a token already, and no other route reads them.
 
 Run with ``python -m targets.microservices.gateway``; configured by
 ``USERS_URL``, ``CATALOG_URL``, ``ORDERS_URL``, ``TOKEN_SECRET``,
@@ -18,7 +25,7 @@ HTTP pool variables (``targets.microservices.upstream``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 import aiohttp
@@ -28,7 +35,7 @@ from yarl import URL
 
 from targets.common.auth import bearer_claims, require_admin
 from targets.common.config import ServiceConfig
-from targets.common.http import error_response, health_handler, json_response, new_application
+from targets.common.http import HealthProbe, error_response, json_response, new_application
 from targets.common.serve import serve
 from targets.microservices.upstream import (
     HTTP_CLIENT,
@@ -42,8 +49,11 @@ from targets.microservices.upstream import (
 Upstream = Literal["users", "catalog", "orders"]
 
 CONFIG = web.AppKey("config", ServiceConfig)
+HEALTH = web.AppKey("health", HealthProbe)
+HEALTH_CLIENT = web.AppKey("health_client", aiohttp.ClientSession)
 
 HEALTH_TIMEOUT_S = 2.0  # seconds a downstream /health may take before it counts as down
+HEALTH_OK_TTL_S = 1.0  # seconds a healthy verdict is reused (a failure is never reused)
 FORWARDED_REQUEST_HEADERS = ("Content-Type", "Authorization", "Accept")
 
 
@@ -54,8 +64,18 @@ def upstream_url(config: ServiceConfig, upstream: Upstream) -> str:
     ]
 
 
-def _unavailable(upstream: Upstream) -> web.Response:
+def _unavailable(request: web.Request, upstream: Upstream) -> web.Response:
+    request.app[HEALTH].invalidate()
     return error_response(503, "unavailable", f"{upstream} service unavailable")
+
+
+def _forwardable(value: str) -> bool:
+    """Whether a header value is text (aiohttp decodes undecodable bytes to surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def forward(
@@ -70,11 +90,11 @@ def forward(
         config = request.app[CONFIG]
         if token:
             bearer_claims(request, config.token_secret)
-        body = await request.read() if request.can_read_body else None  # 413 past the limit
+        body = await request.read() if request.body_exists else None  # 413 past the limit
         headers = {
             name: request.headers[name]
             for name in FORWARDED_REQUEST_HEADERS
-            if name in request.headers
+            if name in request.headers and _forwardable(request.headers[name])
         }
         url = URL(upstream_url(config, upstream) + request.raw_path, encoded=True)
         try:
@@ -85,7 +105,9 @@ def forward(
                 content_type = response.headers.get("Content-Type")
                 status = response.status
         except UPSTREAM_ERRORS:
-            return _unavailable(upstream)
+            return _unavailable(request, upstream)
+        if status >= 500:
+            request.app[HEALTH].invalidate()
         answer = web.Response(status=status, body=payload)
         if content_type:
             answer.headers["Content-Type"] = content_type
@@ -134,23 +156,33 @@ async def stats(request: web.Request) -> web.Response:
     for name, result in zip(names, results, strict=True):
         if isinstance(result, BaseException):
             if isinstance(result, (*UPSTREAM_ERRORS, ValueError)):
-                return _unavailable(name)
+                return _unavailable(request, name)
             raise result
     users, catalog, orders = results
     return json_response(aggregate_stats(users, catalog, orders))  # type: ignore[arg-type]
 
 
+async def health_client_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The probe's own pool: one keep-alive connection per downstream service."""
+    connector = aiohttp.TCPConnector(limit=6, keepalive_timeout=30.0)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S),
+        raise_for_status=False,
+    )
+    app[HEALTH_CLIENT] = session
+    yield
+    await session.close()
+
+
 async def downstream_services(app: web.Application) -> None:
     """Raise naming every downstream service whose ``/health`` is not 200."""
     config = app[CONFIG]
-    session = app[HTTP_CLIENT]
-    timeout = aiohttp.ClientTimeout(total=HEALTH_TIMEOUT_S)
+    session = app[HEALTH_CLIENT]
 
     async def healthy(upstream: Upstream) -> bool:
         try:
-            async with session.get(
-                f"{upstream_url(config, upstream)}/health", timeout=timeout
-            ) as response:
+            async with session.get(f"{upstream_url(config, upstream)}/health") as response:
                 await response.read()
                 return response.status == 200
         except UPSTREAM_ERRORS:
@@ -165,12 +197,14 @@ async def downstream_services(app: web.Application) -> None:
 
 def create_app(config: ServiceConfig, upstream: UpstreamSettings | None = None) -> web.Application:
     """The gateway application (``upstream``: HTTP pool settings, default from env)."""
-    app = new_application(config.max_body_bytes)
+    app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app[CONFIG] = config
+    app[HEALTH] = HealthProbe(downstream_services, ok_ttl_s=HEALTH_OK_TTL_S)
     app.cleanup_ctx.append(http_client_ctx(upstream or load_upstream_settings()))
+    app.cleanup_ctx.append(health_client_ctx)
     app.add_routes(
         [
-            web.get("/health", health_handler(downstream_services)),
+            web.get("/health", app[HEALTH].handler),
             web.post("/users", forward("users")),
             web.post("/login", forward("users")),
             web.get("/products", forward("catalog")),

@@ -165,7 +165,7 @@ async def reconciler_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(config: ServiceConfig, upstream: UpstreamSettings | None = None) -> web.Application:
     """The orders service application (``upstream``: HTTP pool settings, default from env)."""
-    app = new_application(config.max_body_bytes)
+    app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app[CONFIG] = config
     app[UPSTREAM] = upstream or load_upstream_settings()
     app.cleanup_ctx.append(http_client_ctx(app[UPSTREAM]))

@@ -103,7 +103,9 @@ def require_internal(request: web.Request, secret: str) -> None:
     given = request.headers.get(INTERNAL_HEADER)
     if not given:
         raise ApiError(401, "unauthorized", f"{INTERNAL_HEADER} header required")
-    if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+    # surrogateescape: undecodable header bytes (lone surrogates) compare as the bytes sent
+    given_bytes = given.encode("utf-8", "surrogateescape")
+    if not secret or not hmac.compare_digest(given_bytes, secret.encode()):
         raise ApiError(403, "forbidden", f"invalid {INTERNAL_HEADER}")
 
 

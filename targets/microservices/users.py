@@ -41,7 +41,7 @@ async def database(app: web.Application) -> None:
 
 def create_app(config: ServiceConfig) -> web.Application:
     """The users service application."""
-    app = new_application(config.max_body_bytes)
+    app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app[CONFIG] = config
     admin = partial(ensure_admin, username=config.admin_username, password=config.admin_password)
     app.cleanup_ctx.append(

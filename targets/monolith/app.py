@@ -115,7 +115,7 @@ async def stats(request: web.Request) -> web.Response:
 
 def create_app(config: ServiceConfig) -> web.Application:
     """The monolith application (the pool opens and the schema applies on startup)."""
-    app = new_application(config.max_body_bytes)
+    app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app[CONFIG] = config
     orders_ddl = resources.files("targets.monolith").joinpath("schema.sql").read_text()
     schema = USERS_DDL + PRODUCTS_DDL + orders_ddl

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import time
+from types import SimpleNamespace
 
 import jwt
 import orjson
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict
 
 from targets.common.auth import (
     Claims,
@@ -102,6 +106,65 @@ def test_tokens_with_missing_or_bad_claims_are_rejected(
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c", "...", "é.é.é"])
 def test_malformed_tokens_are_rejected(token: str) -> None:
     assert decode_token(token, SECRET) is None
+
+
+# What aiohttp hands over for header bytes that are not UTF-8: it decodes them with
+# surrogateescape, so latin-1 "é" (0xE9) arrives as the lone surrogate U+DCE9.
+LATIN1_E = "éééééééééé".encode("latin-1").decode("utf-8", "surrogateescape")
+BAD_BYTE = b"abc\xff.def.ghi".decode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        LATIN1_E,
+        BAD_BYTE,
+        "éééééééééé",  # the same text when it did arrive as UTF-8
+        "abc\xff.def.ghi",
+        "eyJhbGciOiJIUzI1NiJ9.\udcff.x",
+        "a.b.c.d",
+        "a..c",
+        ".b.c",
+        "a b.c.d",
+        "x" * 5000 + ".a.b",
+        "\x00.\x00.\x00",
+        _b64({"alg": "HS256"}) + "." + "e30" + "." + "\udce9" * 3,
+    ],
+)
+def test_tokens_with_bytes_that_are_not_base64url_are_rejected_not_raised(token: str) -> None:
+    assert decode_token(token, SECRET) is None
+
+
+@pytest.mark.parametrize("exp", ["1e400", "NaN", "Infinity", '"soon"', "true", "[1]"])
+def test_signed_tokens_with_absurd_expiry_values_are_rejected_not_raised(exp: str) -> None:
+    # A correctly signed token whose JSON payload PyJWT parses but int() cannot take.
+    header = _b64({"alg": "HS256", "typ": "JWT"})
+    now = int(time.time())
+    raw = f'{{"sub":"1","name":"x","role":"user","iat":{now},"exp":{exp}}}'.encode()
+    payload = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    signing_input = f"{header}.{payload}".encode()
+    signature = jwt.utils.base64url_encode(
+        hmac.new(SECRET.encode(), signing_input, hashlib.sha256).digest()
+    ).decode()
+    assert decode_token(f"{header}.{payload}.{signature}", SECRET) is None
+
+
+def test_a_user_id_beyond_bigint_is_rejected() -> None:
+    assert decode_token(issue_token(2**63, "big", "user", SECRET, 600), SECRET) is None
+    assert decode_token(issue_token(2**63 - 1, "big", "user", SECRET, 600), SECRET) is not None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [f"Bearer {LATIN1_E}", f"Bearer {BAD_BYTE}", f"{LATIN1_E} token", f"Bearer\t{BAD_BYTE}"],
+)
+def test_bearer_claims_with_undecodable_header_bytes_is_401(header: str) -> None:
+    # make_mocked_request cannot carry surrogates (it re-encodes the headers strictly);
+    # bearer_claims reads nothing but the headers, as aiohttp's parser decoded them.
+    request = SimpleNamespace(headers=CIMultiDict({"Authorization": header}))
+    with pytest.raises(ApiError) as error:
+        bearer_claims(request, SECRET)  # type: ignore[arg-type]
+    assert (error.value.status, error.value.code) == (401, "unauthorized")
 
 
 def _request(authorization: str | None):

@@ -14,6 +14,7 @@ def test_defaults() -> None:
     assert (config.host, config.port, config.workers) == ("127.0.0.1", 8080, 1)
     assert (config.db_pool_size, config.token_ttl_s, config.max_body_bytes) == (10, 3600, 65536)
     assert config.admin_username == "admin" and config.database_url == ""
+    assert (config.header_timeout_s, config.body_timeout_s) == (10, 10)
 
 
 @pytest.mark.parametrize("missing", ["PORT", "TOKEN_SECRET"])
@@ -41,6 +42,8 @@ def test_service_specific_requirements() -> None:
         ("DB_POOL_SIZE", "-1"),
         ("TOKEN_TTL_S", "1.5"),
         ("MAX_BODY_BYTES", "10"),
+        ("HEADER_TIMEOUT_S", "0"),
+        ("BODY_TIMEOUT_S", "soon"),
     ],
 )
 def test_invalid_integers_are_named(name: str, value: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,13 +14,16 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 from targets.common.http import (
     MAX_BIGINT,
     ApiError,
+    HealthProbe,
     ValidationError,
+    client_disconnected,
     get_int,
     get_list,
     get_str,
     health_handler,
     json_response,
     new_application,
+    parse_path_id,
     path_int,
     query_int,
     read_json_object,
@@ -228,3 +233,117 @@ async def test_health_is_ok_or_503_naming_the_failing_check(client: TestClient) 
     response = await client.get("/health-down")
     assert await _error(response) == (503, "unavailable")
     assert "failing" in (await response.json())["message"]
+
+
+# --- canonical ids -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["01", "007", "+1", " 1", "1 ", "-0", "00", "+01"])
+def test_non_canonical_spellings_of_an_id_name_no_product(raw: str) -> None:
+    with pytest.raises(ApiError) as error:
+        path_int(_path_request(raw), "product_id")
+    assert (error.value.status, error.value.code) == (404, "not_found")
+
+
+@pytest.mark.parametrize("raw", ["1", "10", "9" * 18, str(MAX_BIGINT)])
+def test_canonical_ids_parse(raw: str) -> None:
+    assert parse_path_id(raw, "product_id") == int(raw)
+
+
+@pytest.mark.parametrize("raw", ["", " ", "1e3", "0x1", "1_000", "١٢", "1.0", "--1"])
+def test_text_that_is_no_integer_is_400(raw: str) -> None:
+    with pytest.raises(ValidationError):
+        parse_path_id(raw, "product_id")
+
+
+# --- health probe ----------------------------------------------------------------------------
+
+
+class _Dependency:
+    """A health check that counts its calls, takes ``delay_s`` and fails if begun while ``down``."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.calls = 0
+        self.delay_s = delay_s
+        self.down = False
+        self.__name__ = "dependency"
+
+    async def __call__(self, app: web.Application) -> None:
+        self.calls += 1
+        down = self.down
+        await asyncio.sleep(self.delay_s)
+        if down:
+            raise ConnectionRefusedError("refused")
+
+
+async def test_concurrent_health_requests_share_one_probe() -> None:
+    dependency = _Dependency(delay_s=0.05)
+    probe = HealthProbe(dependency)
+    app = web.Application()
+    verdicts = await asyncio.gather(*(probe.verdict(app) for _ in range(500)))
+    assert verdicts == [None] * 500
+    assert dependency.calls == 1 and probe.probes == 1
+    # no TTL: the next request after a probe ended probes again
+    assert await probe.verdict(app) is None
+    assert dependency.calls == 2
+
+
+async def test_a_healthy_verdict_is_reused_for_the_ttl_and_a_failure_never() -> None:
+    dependency = _Dependency()
+    now = [100.0]
+    probe = HealthProbe(dependency, ok_ttl_s=1.0, clock=lambda: now[0])
+    app = web.Application()
+    for _ in range(5):
+        assert await probe.verdict(app) is None
+    assert dependency.calls == 1
+    now[0] += 1.5  # past the TTL
+    dependency.down = True
+    for _ in range(3):
+        failure = await probe.verdict(app)
+        assert failure is not None and "dependency: ConnectionRefusedError" in failure
+    assert dependency.calls == 4  # failures are probed again every time
+    dependency.down = False
+    assert await probe.verdict(app) is None
+    assert await probe.verdict(app) is None
+    assert dependency.calls == 5
+
+
+async def test_invalidate_drops_the_cached_verdict_and_the_probe_in_flight() -> None:
+    dependency = _Dependency(delay_s=0.05)
+    probe = HealthProbe(dependency, ok_ttl_s=60.0)
+    app = web.Application()
+    first = asyncio.ensure_future(probe.verdict(app))
+    await asyncio.sleep(0.01)
+    dependency.down = True
+    probe.invalidate()  # e.g. a forwarded request just found the dependency down
+    second = await probe.verdict(app)
+    assert second is not None and await first is None
+    assert dependency.calls == 2
+    dependency.down = False
+    assert await probe.verdict(app) is None  # the probe begun before the invalidation...
+    assert dependency.calls == 3  # ...did not cache "ok" for 60 s
+
+
+async def test_a_caller_going_away_does_not_cancel_the_shared_probe() -> None:
+    dependency = _Dependency(delay_s=0.05)
+    probe = HealthProbe(dependency)
+    app = web.Application()
+    leaving = asyncio.ensure_future(probe.verdict(app))
+    staying = asyncio.ensure_future(probe.verdict(app))
+    await asyncio.sleep(0.01)
+    leaving.cancel()
+    assert await staying is None and dependency.calls == 1
+
+
+# --- client disconnects and slow bodies --------------------------------------------------------
+
+
+def test_client_disconnected_needs_a_connection_error_and_a_closed_client() -> None:
+    gone = SimpleNamespace(transport=None)
+    closing = SimpleNamespace(transport=SimpleNamespace(is_closing=lambda: True))
+    open_ = SimpleNamespace(transport=SimpleNamespace(is_closing=lambda: False))
+    reset = ConnectionResetError("Connection lost")
+    assert client_disconnected(gone, reset)  # type: ignore[arg-type]
+    assert client_disconnected(closing, reset)  # type: ignore[arg-type]
+    assert not client_disconnected(open_, reset)  # type: ignore[arg-type]  # a dependency's
+    assert not client_disconnected(gone, TimeoutError())  # type: ignore[arg-type]

@@ -10,15 +10,61 @@ from aiohttp.test_utils import make_mocked_request
 
 from targets.common.accounts import is_valid_username, parse_login, parse_new_account
 from targets.common.catalog import parse_new_product, parse_page, product_json
+from targets.common.config import ServiceConfigError, load_service_config
 from targets.common.http import ApiError, ValidationError
-from targets.common.orders import parse_order_items, path_order_id
+from targets.common.orders import parse_order_id, parse_order_items, path_order_id
+from targets.common.usernames import normalize_username
 
 # --- accounts ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("username", ["abc", "a" * 64, "A.b_c-9"])
-def test_sign_up_accepts_usernames_within_the_rules(username: str) -> None:
-    assert parse_new_account({"username": username, "password": "p" * 8}) == (username, "p" * 8)
+@pytest.mark.parametrize(
+    ("username", "stored"),
+    [("abc", "abc"), ("a" * 64, "a" * 64), ("A.b_c-9", "a.b_c-9"), ("  Alice\t", "alice")],
+)
+def test_sign_up_accepts_usernames_within_the_rules_normalised(username: str, stored: str) -> None:
+    assert parse_new_account({"username": username, "password": "p" * 8}) == (stored, "p" * 8)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("CaseyAdv", "caseyadv"),
+        ("caseyadv", "caseyadv"),
+        ("CASEYADV", "caseyadv"),
+        (" caseyadv ", "caseyadv"),
+        ("\ncaseyadv\n", "caseyadv"),
+        ("Ünï", "Ünï"),  # only ASCII is folded: non-ASCII stays (and stays invalid)
+        ("\u212aelvin", "\u212aelvin"),  # the Kelvin sign casefolds to k: not folded here
+    ],
+)
+def test_usernames_differing_in_case_or_whitespace_normalise_to_one(
+    raw: str, normalised: str
+) -> None:
+    assert normalize_username(raw) == normalised
+
+
+def test_case_variants_are_one_account_for_sign_up_and_login() -> None:
+    names = ["CaseyAdv", "caseyadv", " CASEYADV "]
+    stored = {parse_new_account({"username": n, "password": "p" * 8})[0] for n in names}
+    assert stored == {"caseyadv"}
+    logins = {parse_login({"username": n, "password": "x"}) for n in names}
+    assert logins == {("caseyadv", "x", True)}
+
+
+@pytest.mark.parametrize("username", ["\u212aelvin", "ſam", "ﬁle", "ab\u0130c"])
+def test_non_ascii_that_casefolds_to_ascii_is_still_rejected(username: str) -> None:
+    with pytest.raises(ValidationError):
+        parse_new_account({"username": username, "password": "p" * 8})
+    assert parse_login({"username": username, "password": "x"})[2] is False
+
+
+def test_the_admin_username_is_normalised_and_must_follow_the_rules() -> None:
+    base = {"PORT": "8080", "TOKEN_SECRET": "s" * 40}
+    assert load_service_config({**base, "ADMIN_USERNAME": " Admin "}).admin_username == "admin"
+    for bad in ("ad", "the admin", "adm\u00efn"):
+        with pytest.raises(ServiceConfigError, match="ADMIN_USERNAME"):
+            load_service_config({**base, "ADMIN_USERNAME": bad})
 
 
 @pytest.mark.parametrize(
@@ -31,7 +77,8 @@ def test_sign_up_accepts_usernames_within_the_rules(username: str) -> None:
         {"username": "a" * 65, "password": "long-enough"},
         {"username": "al ice", "password": "long-enough"},
         {"username": "alicé", "password": "long-enough"},
-        {"username": "alice\n", "password": "long-enough"},
+        {"username": "ali\nce", "password": "long-enough"},
+        {"username": "  ab  ", "password": "long-enough"},  # 2 characters once trimmed
         {"username": 12345, "password": "long-enough"},
         {"username": "alice", "password": "short"},
         {"username": "alice", "password": "p" * 129},
@@ -55,6 +102,8 @@ def test_password_length_bounds_are_inclusive() -> None:
 def test_login_only_queries_usernames_that_could_exist(username: str, plausible: bool) -> None:
     assert is_valid_username(username) is plausible
     assert parse_login({"username": username, "password": "x"}) == (username, "x", plausible)
+    shouted = f" {username.upper()} "
+    assert parse_login({"username": shouted, "password": "x"}) == (username, "x", plausible)
 
 
 @pytest.mark.parametrize(
@@ -174,8 +223,25 @@ def test_order_ids_in_paths_are_uuids_and_malformed_ones_are_not_found() -> None
         "GET", f"/orders/{order_id}", match_info={"order_id": str(order_id)}
     )
     assert path_order_id(request) == order_id
-    for raw in ("42", "not-a-uuid", f"{order_id}0"):
+    for raw in (
+        "42",
+        "not-a-uuid",
+        f"{order_id}0",
+        str(order_id).upper(),  # canonical ids only: what POST /orders answered
+        order_id.hex,
+        f"{{{order_id}}}",
+        f"urn:uuid:{order_id}",
+        f" {order_id}",
+    ):
         request = make_mocked_request("GET", f"/orders/{raw}", match_info={"id": raw})
         with pytest.raises(ApiError) as caught:
             path_order_id(request, "id")
         assert (caught.value.status, caught.value.code) == (404, "not_found")
+
+
+def test_only_the_canonical_spelling_of_an_order_id_names_it() -> None:
+    order_id = uuid.uuid4()
+    assert parse_order_id(str(order_id)) == order_id
+    assert parse_order_id(str(order_id).upper()) is None
+    assert parse_order_id(order_id.hex) is None
+    assert parse_order_id("x" * 10_000) is None

@@ -8,7 +8,13 @@ import orjson
 import pytest
 
 from harness.contract import CHECK_NAMES, check_names, run_contract
-from harness.contract._client import CheckFailed, Reply, check_base_url, expect
+from harness.contract._client import (
+    CheckFailed,
+    Reply,
+    check_base_url,
+    expect,
+    parse_raw_response,
+)
 
 
 @pytest.mark.parametrize(
@@ -72,3 +78,37 @@ def test_expect_returns_the_body_of_the_expected_status() -> None:
 def test_expect_fails_on_contract_violations(reply: Reply, status: int, code: str | None) -> None:
     with pytest.raises(CheckFailed):
         expect(reply, status, code)
+
+
+def test_raw_responses_are_parsed_by_length_chunks_or_eof() -> None:
+    body = b'{"error":"unauthorized","message":"invalid or expired token"}'
+    by_length = (
+        b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json; charset=utf-8\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body + b"junk"
+    )
+    reply = parse_raw_response("GET", "/stats", by_length)
+    assert (reply.status, reply.content_type) == (401, "application/json")
+    assert expect(reply, 401, "unauthorized")["message"] == "invalid or expired token"
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
+        b'5\r\n{"a":\r\n3\r\n 1}\r\n0\r\n\r\n'
+    )
+    assert parse_raw_response("GET", "/x", chunked).body == {"a": 1}
+    to_eof = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[1, 2]"
+    assert parse_raw_response("GET", "/x", to_eof).body == [1, 2]
+
+
+@pytest.mark.parametrize("raw", [b"", b"garbage", b"HTTP/1.1 abc OK\r\n\r\n", b"SSH-2.0\r\n\r\n"])
+def test_a_raw_answer_that_is_not_http_fails_the_check(raw: bytes) -> None:
+    with pytest.raises(CheckFailed):
+        parse_raw_response("GET", "/x", raw)
+
+
+def test_the_suite_has_the_issue_11_rows() -> None:
+    for name in (
+        "token_encoding_401",
+        "username_case_409",
+        "health_under_load",
+        "canonical_ids_404",
+    ):
+        assert name in CHECK_NAMES
