@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -79,15 +80,28 @@ def read_histograms(run_dir: Path, target: TargetResult) -> WindowHistograms:
     """Per-window latency histograms of one target's measured window (reads samples.parquet)."""
     path = Path(run_dir) / target["samples"]
     try:
-        table = pq.read_table(path, columns=["start_s", "latency_ms"])
+        start, latency = read_response_times(path)
     except FileNotFoundError:
         raise BenchError(f"{path} not found; the run directory is incomplete") from None
     except (OSError, ValueError, pa.ArrowException) as error:  # a damaged or foreign file
         raise BenchError(f"{path}: cannot read samples ({error})") from None
     begin, end = measured_window(target)
-    return window_histograms(
-        table.column("start_s").to_numpy(), table.column("latency_ms").to_numpy(), begin_s=begin, end_s=end
-    )
+    return window_histograms(start, latency, begin_s=begin, end_s=end)
+
+
+def read_response_times(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(start_s, latency_ms) of the samples: open-model samples from their intended start (the
+    response time the thresholds and the summary use), others as recorded (from the send)."""
+    names = pq.read_schema(path).names
+    columns = ["start_s", "latency_ms"] + (["intended_s"] if "intended_s" in names else [])
+    table = pq.read_table(path, columns=columns)
+    start = table.column("start_s").to_numpy().astype(np.float64)
+    latency = table.column("latency_ms").to_numpy().astype(np.float64)
+    if "intended_s" not in columns:
+        return start, latency
+    intended = table.column("intended_s").to_numpy().astype(np.float64)
+    has = np.isfinite(intended)
+    return np.where(has, intended, start), np.where(has, (start - intended) * 1000.0 + latency, latency)
 
 
 def build_baseline(results: Results, histograms: dict[str, WindowHistograms], name: str) -> dict[str, Any]:

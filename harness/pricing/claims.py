@@ -82,14 +82,12 @@ def _bounded_verdict(kind: str, value: float | None, low: float, high: float) ->
     return verdict(value, low, high)
 
 
-def _rps_row(target: TargetResult, claim: Claim, cpu_budget: str) -> dict[str, Any]:
+def _rps_row(target: TargetResult, claim: Claim) -> dict[str, Any]:
     capacity: Any = target.get("capacity")
-    where = f"measured on CPU set {cpu_budget!r}" if cpu_budget else ""
     if not capacity:
         measured = float(target["summary"]["rps"])
         return {"label": "Throughput", "measured": measured, "verdict": verdict(measured, *claim.rps),
-                "basis": "operating point",
-                "note": "; ".join(p for p in (where, "throughput at the operating point (no capacity search)") if p)}
+                "basis": "operating point", "note": "throughput at the operating point (no capacity search)"}
     kind = str(capacity.get("kind"))
     found = capacity.get("capacity_rps")
     bound = capacity.get("high_rps") if kind == "below_lowest" else found
@@ -98,8 +96,7 @@ def _rps_row(target: TargetResult, claim: Claim, cpu_budget: str) -> dict[str, A
     note = f"capacity at {slo_text(capacity)}" + (f"; {text}" if text else "")
     return {"label": "Throughput (capacity at the SLO)", "measured": None if found is None else float(found),
             "verdict": _bounded_verdict(kind, None if bound is None else float(bound), *claim.rps),
-            "basis": "capacity", "bound": kind if kind in ("at_least", "below_lowest") else "",
-            "note": "; ".join(p for p in (note, where) if p)}
+            "basis": "capacity", "bound": kind if kind in ("at_least", "below_lowest") else "", "note": note}
 
 
 def _latency_row(target: TargetResult, claim: Claim, metric: str) -> dict[str, Any]:
@@ -170,7 +167,7 @@ def check_claims(target: TargetResult, config: Config) -> list[dict[str, Any]]:
     basis = rate_basis(target)["at"]
     rows = [
         {"metric": "rps", "unit": "req/s", "claimed": list(claim.rps), "direction": "higher is better",
-         **_rps_row(target, claim, cpu_budget), **common},
+         **_rps_row(target, claim), **common},
         {"metric": f"latency_{metric}", "unit": "ms", "claimed": list(claim.latency_ms),
          "direction": "lower is better", **_latency_row(target, claim, metric), **common},
         {"metric": "monthly_usd", "label": f"Monthly cost to serve {claim.rps[0]:g} req/s (modelled)",

@@ -104,11 +104,20 @@ def format_stages(profile: Mapping[str, Any]) -> str:
     return ", then ".join(_format_stage(stage) for stage in stages_of(profile)) or "no stages recorded"
 
 
+def profile_rate(profile: Mapping[str, Any] | None) -> float:
+    """The open-model arrival rate of a profile record (requests/s; 0: closed model).
+
+    Results store it as ``rate`` or per stage (``stages[].rate``, as capacity steps do).
+    """
+    rate = float((profile or {}).get("rate") or 0.0)
+    return rate or max((stage.rate for stage in stages_of(profile)), default=0.0)
+
+
 def format_profile(profile: Mapping[str, Any] | None) -> str:
     """A resolved profile in one readable line (name, model, stages, warm-up), not a JSON dict."""
     if not profile:
         return "not recorded"
-    rate = float(profile.get("rate") or 0.0)
+    rate = profile_rate(profile)
     model = (f"open loop at {rate:,.6g} req/s" if rate > 0 else "closed loop, no think time")
     name = profile.get("name") or "unnamed"
     description = f" ({profile['description']})" if profile.get("description") else ""
@@ -143,9 +152,14 @@ def load_context(targets: Mapping[str, TargetResult], config: Config) -> str:
     profile = run_profile(targets, config)
     if profile is None:
         return f"load profile not recorded · task mix: {task_mix(config)}"
-    rate = float(profile.get("rate") or 0.0)
+    searched = capacity_context(targets, profile)
+    if searched:
+        return f"{searched} · task mix: {task_mix(config)}"
+    rate = profile_rate(profile)
     peak = max((stage.users for stage in stages_of(profile)), default=0)
-    model = (f"open model, arrival rate {rate:,.6g} req/s (at most {peak} users)" if rate > 0
+    cap = profile.get("max_in_flight")
+    model = (f"open model, arrival rate {rate:,.6g} req/s"
+             + (f" (at most {cap} in flight)" if cap else "") if rate > 0
              else f"closed loop, {peak} users, no think time")
     measured = [float(t.get("duration_s") or 0.0) for t in targets.values()]
     duration = (f"{_seconds(max(measured))} measured" if any(measured)
@@ -154,13 +168,28 @@ def load_context(targets: Mapping[str, TargetResult], config: Config) -> str:
             f"{duration} after {_seconds(profile.get('warmup_s'))} warm-up · task mix: {task_mix(config)}")
 
 
+def capacity_context(targets: Mapping[str, TargetResult], profile: Mapping[str, Any]) -> str:
+    """The load line of a ``bench capacity`` run ("" for other runs): steps, rates tried, SLO."""
+    searches = [t["capacity"] for t in targets.values() if t.get("capacity")]
+    if not searches:
+        return ""
+    rates = [float(s["offered_rps"]) for c in searches for s in c.get("steps") or []]
+    tried = f"offered rates {min(rates):,.6g}–{max(rates):,.6g} req/s" if rates else "no step recorded"
+    step = next(iter(stages_of(profile)), None)
+    length = f"steps of {_seconds(step.duration)} after {_seconds(profile.get('warmup_s'))} warm-up" if step else ""
+    arrival = profile.get("arrival") or "constant"
+    slo = " and ".join(str(s) for s in searches[0].get("slo") or []) or "not recorded"
+    return " · ".join(p for p in (f"capacity search, open model ({arrival} arrivals)", length, tried,
+                                  f"SLO {slo} (latency from the intended start)") if p)
+
+
 # -- bottleneck ---------------------------------------------------------------------------
 
 
 def _little(target: TargetResult) -> str:
     """``latency ≈ users / RPS`` (Little's law, closed loop without think time), or ""."""
     profile = target.get("profile") or {}
-    if float(profile.get("rate") or 0.0) > 0:
+    if profile_rate(profile) > 0 or profile.get("model") == "open":
         return ""
     users = max((stage.users for stage in stages_of(profile)), default=0)
     rps = float((target.get("summary") or {}).get("rps") or 0.0)

@@ -15,7 +15,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from harness.report import firstscreen, plots
+from harness.report import capacity, firstscreen, plots
 from harness.report.model import (
     ReportData,
     fmt,
@@ -45,7 +45,8 @@ def environment() -> jinja2.Environment:
                        resource_of=resource_of, format_time=_defined(firstscreen.format_time),
                        format_cpus=_defined(firstscreen.format_cpus),
                        format_profile=_defined(firstscreen.format_profile),
-                       integrity_verdict=_defined(integrity_verdict))
+                       integrity_verdict=_defined(integrity_verdict),
+                       capacity_label=_defined(capacity.capacity_label))
     return env
 
 
@@ -125,7 +126,30 @@ def figures(data: ReportData) -> dict[str, Any]:
             for index, name in enumerate(data.targets)
         },
         "time_to_final": Markup(plots.time_to_final_svg(time_to_final)) if time_to_final else "",
+        **_capacity_figures(data),
     }
+
+
+def _capacity_figures(data: ReportData) -> dict[str, Any]:
+    """The Capacity section's figures (none when no target was searched)."""
+    if not capacity.has_capacity(data.targets):
+        return {}
+    curves = capacity.curves(data.targets)
+    return {
+        "capacity_latency": Markup(plots.capacity_latency_svg(curves, capacity.capacity_slo(data.targets))),
+        "capacity_throughput": Markup(plots.capacity_throughput_svg(curves)),
+        "capacity_bars": Markup(plots.capacity_bars_svg(capacity.capacity_ranking(data.targets))),
+    }
+
+
+def capacity_context(data: ReportData) -> dict[str, Any] | None:
+    """What the Capacity section shows: the SLO, its latency condition, every step; None without a search."""
+    if not capacity.has_capacity(data.targets):
+        return None
+    searched = next(t["capacity"] for t in data.targets.values() if t.get("capacity"))
+    slo = capacity.capacity_slo(data.targets)
+    return {"slo": " and ".join(str(s) for s in searched.get("slo") or []) or "not recorded",
+            "slo_latency": slo[0] if slo else "", "steps": capacity.step_rows(data.targets)}
 
 
 def _users(data: ReportData) -> dict[str, pd.DataFrame]:
@@ -146,6 +170,7 @@ def first_screen(data: ReportData) -> dict[str, Any]:
         "context": firstscreen.load_context(data.targets, data.config),
         "bottlenecks": {name: firstscreen.bottleneck(t) for name, t in data.targets.items()},
         "ranking": firstscreen.ranking(data.targets),
+        "capacity_ranking": capacity.capacity_ranking(data.targets),
         "orders": firstscreen.order_latency(data.targets),
         "gate": firstscreen.gate_summary(data.gate),
         "no_target": no_target_reason(data.results) if not data.targets else "",
@@ -184,6 +209,8 @@ def render_html(data: ReportData) -> str:
         time_to_final=_time_to_final(data),
         first_cost=costs[0] if costs else {"inputs": inputs, "scaling": []},
         first=first_screen(data),
+        capacity=capacity_context(data),
+        latency_note=capacity.latency_note(data.targets),
         absent={name: not_measured(t) for name, t in data.targets.items()},
         run_started=firstscreen.format_time(data.results.get("started_at")),
         run_finished=firstscreen.format_time(data.results.get("finished_at")) if data.results.get("finished_at") else "",

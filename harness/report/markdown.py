@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness._markdown import escape_md
-from harness.report import firstscreen
+from harness.report import capacity, firstscreen
 from harness.report.model import (
     ReportData,
     fmt,
@@ -61,6 +61,7 @@ def render_markdown(data: ReportData) -> str:
     else:
         lines.append("No warnings: every target valid, no lost writes, load generator not saturated.")
     lines.append("")
+    lines += _capacity_lines(data)
     rows = [
         [r["target"], r["rps"], r["p50"], r["p95"], r["p99"], r["error_rate"], r["cpu_budget"],
          r["per_million"], r["integrity"], r["validity"] + (" (generator-bound)" if r["generator_bound"] else "")]
@@ -73,8 +74,9 @@ def render_markdown(data: ReportData) -> str:
         measured = " < ".join(f"{escape_md(n)} {fmt(ordering['measured_rps'][n], 1)}" for n in ordering["measured_order"])
         verdict = "holds" if ordering["holds"] else "does NOT hold"
         claimed = " < ".join(escape_md(n) for n in ordering["claimed_order"])
+        basis = escape_md(ordering.get("basis") or "measured throughput")
         lines += ["", (f"**Article's RPS ordering** ({claimed}): "
-                  f"{verdict}; measured {measured} req/s.")]
+                  f"{verdict}; measured ({basis}) {measured} req/s.")]
     claim_rows = [
         [name, f"{c['label']} ({c['unit']})",
          f"{_claims_value(c, c['claimed'][0])} – {_claims_value(c, c['claimed'][1])}",
@@ -90,11 +92,36 @@ def render_markdown(data: ReportData) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _capacity_lines(data: ReportData) -> list[str]:
+    """The capacity table (ranked, bounds labelled) and every step, when any target was searched."""
+    ranking = capacity.capacity_ranking(data.targets)
+    if not ranking:
+        return []
+    slo = ranking[0]["slo"] or "not recorded"
+    lines = ["## Capacity at the SLO", "",
+             f"SLO {escape_md(slo)}; latency is the p99 response time from the intended start "
+             "(coordinated-omission corrected); service time is from the actual send.", ""]
+    lines += table(["#", "target", "capacity", "% of best", "p99 ms at capacity", "$/M req at capacity",
+                    "what limited it"],
+                   [[str(i), r["target"], r["label"], fmt(r["pct_of_best"], 0, "%"), fmt(r["p99_ms"], 1),
+                     usd(r["per_million"]), r["limited_by"]] for i, r in enumerate(ranking, 1)],
+                   numeric={0, 3, 4, 5})
+    steps = [[s["target"], str(s["index"]), fmt(s["offered_rps"], 1), fmt(s["achieved_rps"], 1), fmt(s["p50_ms"], 1),
+              fmt(s["p99_ms"], 1), fmt(s["service_p99_ms"], 1), fmt(100 * float(s["error_rate"] or 0.0), 2, "%"),
+              fmt(s["dropped"]), s["verdict"] + (" (at capacity)" if s["at_capacity"] else ""), s["limited_by"]]
+             for s in capacity.step_rows(data.targets)]
+    lines += ["", "<details><summary>Every step</summary>", ""]
+    lines += table(["target", "#", "offered/s", "achieved/s", "p50 ms", "p99 ms", "service p99 ms", "errors",
+                    "dropped", "verdict", "what limited it"], steps, numeric={1, 2, 3, 4, 5, 6, 7, 8})
+    return [*lines, "", "</details>", ""]
+
+
 def _cost_lines(data: ReportData) -> list[str]:
     """The provisioned-cost table (a "not measured" row where a target has no cost) and its prices."""
     rows = []
     for name, target in data.targets.items():
-        provisioned = (target.get("cost") or {}).get("provisioned")
+        cost = target.get("cost") or {}
+        provisioned = cost.get("reserved") or cost.get("provisioned")
         if provisioned:
             rows.append([name, usd(provisioned.get("hourly_usd")), usd(provisioned.get("monthly_usd")),
                          usd(provisioned.get("per_million_usd"))])
@@ -103,6 +130,6 @@ def _cost_lines(data: ReportData) -> list[str]:
     if not rows:
         return []
     prices = data.config.prices
-    return ["", "## Cost (provisioned)", "", *table(["target", "$/hour", "$/month", "$/M req"], rows, numeric={1, 2, 3}),
+    return ["", "## Cost (reserved: the CPU budget each target had; per request at capacity when searched)", "", *table(["target", "$/hour", "$/month", "$/M req"], rows, numeric={1, 2, 3}),
             "", (f"Prices: ${prices.vcpu_hour:g}/vCPU-hour, ${prices.gb_hour:g}/GB-hour "
                  f"({escape_md(prices.source)}, {escape_md(prices.date)}).")]

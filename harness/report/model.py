@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from harness.config import Config, parse_config
 from harness.errors import BenchError
+from harness.gate.baseline import read_response_times
 from harness.pricing.claims import check_claims, check_ordering
 from harness.pricing.cost import cost_for_target
 from harness.report.firstscreen import format_cpus
@@ -230,12 +230,10 @@ def _read_latencies(run_dir: Path, target: TargetResult, missing: list[str]) -> 
         missing.append(relative)
         return np.empty(0)
     try:
-        table = pq.read_table(path, columns=["start_s", "latency_ms"])
+        start, latency = read_response_times(path)
     except (OSError, ValueError, KeyError, pa.ArrowException):  # cut short by a kill, or not a parquet file
         missing.append(f"{relative} (unreadable)")
         return np.empty(0)
-    start = table.column("start_s").to_numpy()
-    latency = table.column("latency_ms").to_numpy()
     span = window(target)
     if span is not None:
         inside = (start >= span[0]) & (start < span[1])

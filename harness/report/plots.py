@@ -277,3 +277,117 @@ def time_to_final_svg(rows: Sequence[tuple[str, Mapping[str, float | None]]]) ->
         ax.set_xlabel("time from 202 Accepted to a final order status (ms)")
         ax.grid(axis="y", visible=False)
         return _to_svg(fig, "time-to-final")
+
+
+# -- capacity (bench capacity) --------------------------------------------------------------
+
+
+def _steps_by_rate(steps: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    return sorted(steps, key=lambda s: float(s.get("offered_rps") or 0.0))
+
+
+def _values(steps: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
+    return np.asarray([np.nan if s.get(key) is None else float(s[key]) for s in steps], dtype=float)
+
+
+def capacity_latency_svg(curves: Mapping[str, Sequence[Mapping[str, Any]]], slo: tuple[str, float] | None) -> str:
+    """The hockey stick: p99 (ms, log) against offered rate per target, all on one plot.
+
+    Solid with filled dots: response time p99 (from the intended start); dashed: service
+    time p99 (from the send); hollow dots: steps that broke the SLO; the dotted red line is
+    the SLO's latency limit.
+    """
+    with _style():
+        fig, axes = _figure(9.0, 3.6)
+        ax = axes[0, 0]
+        drawn: list[np.ndarray] = []
+        for index, (name, steps) in enumerate(curves.items()):
+            ordered = _steps_by_rate(steps)
+            if not ordered:
+                continue
+            x, p99, service = (_values(ordered, "offered_rps"), _values(ordered, "p99_ms"),
+                               _values(ordered, "service_p99_ms"))
+            drawn += [p99, service]
+            color = _color(index)
+            ax.plot(x, p99, color=color, linewidth=1.6, label=f"{name} p99 response time")
+            ax.plot(x, service, color=color, linewidth=1.1, linestyle="--", label=f"{name} p99 service time")
+            held = np.asarray([s.get("verdict") == "holds" for s in ordered])
+            ax.scatter(x[held], p99[held], color=color, s=18, zorder=3)
+            ax.scatter(x[~held], p99[~held], facecolors="white", edgecolors=color, s=22, zorder=3)
+        if not drawn:
+            _empty(ax, "no capacity steps recorded")
+            return _to_svg(fig, "capacity-latency")
+        values = np.concatenate(drawn + ([np.asarray([slo[1]])] if slo else []))
+        values = values[np.isfinite(values) & (values > 0)]
+        if slo is not None:
+            ax.axhline(slo[1], color="#CC0000", linestyle=":", linewidth=1.4, label=f"SLO {slo[0]}")
+        _log_y(ax, data_range=(float(values.min()), float(values.max())) if values.size else None)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("offered arrival rate (requests / s)")
+        ax.set_ylabel("p99 latency (ms, log)")
+        fig.legend(loc="outside right center")
+        return _to_svg(fig, "capacity-latency")
+
+
+def capacity_throughput_svg(curves: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """Achieved against offered rate (requests/s) per target; the grey diagonal is "kept up"."""
+    with _style():
+        fig, axes = _figure(9.0, 3.0)
+        ax = axes[0, 0]
+        top = 0.0
+        for index, (name, steps) in enumerate(curves.items()):
+            ordered = _steps_by_rate(steps)
+            if not ordered:
+                continue
+            x, achieved = _values(ordered, "offered_rps"), _values(ordered, "achieved_rps")
+            top = max(top, float(np.nanmax(x)), float(np.nanmax(achieved)))
+            ax.plot(x, achieved, color=_color(index), linewidth=1.6, marker="o", markersize=3.5, label=name)
+        if top <= 0:
+            _empty(ax, "no capacity steps recorded")
+            return _to_svg(fig, "capacity-throughput")
+        ax.plot([0, top], [0, top], color="#999999", linewidth=0.9, linestyle="--", label="achieved = offered")
+        ax.set_xlim(0, top * 1.05)
+        ax.set_ylim(0, top * 1.05)
+        ax.set_xlabel("offered arrival rate (requests / s)")
+        ax.set_ylabel("achieved (requests / s)")
+        fig.legend(loc="outside right center")
+        return _to_svg(fig, "capacity-throughput")
+
+
+def capacity_bars_svg(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Ranked horizontal bars of capacity (requests/s) with the bracket [low, high] as the interval.
+
+    An "at least" capacity gets an arrow to the right (a lower bound); "below the lowest
+    rate tried" a hatched bar up to that rate (an upper bound). ``rows`` as
+    ``harness.report.capacity.capacity_ranking`` returns them, best first.
+    """
+    with _style():
+        fig, axes = _figure(9.0, 0.7 + 0.55 * max(1, len(rows)))
+        ax = axes[0, 0]
+        if not rows:
+            _empty(ax, "no capacity search in this run")
+            return _to_svg(fig, "capacity-bars")
+        top = max(float(r.get("high_rps") or r.get("capacity_rps") or 0.0) for r in rows) or 1.0
+        for position, row in enumerate(rows):
+            color = _color(position)
+            found, low, high = row.get("capacity_rps"), row.get("low_rps"), row.get("high_rps")
+            if found is None:  # below the lowest rate tried: an upper bound
+                ax.barh(position, float(high or 0.0), height=0.55, color="white", edgecolor=color, hatch="///")
+                ax.text(float(high or 0.0), position, f" {row['label']}", va="center", fontsize=7.5)
+                continue
+            ax.barh(position, float(found), height=0.55, color=color, alpha=0.8)
+            if row.get("kind") == "at_least":
+                ax.annotate("", xy=(float(found) + 0.08 * top, position), xytext=(float(found), position),
+                            arrowprops={"arrowstyle": "->", "color": color, "linewidth": 1.4})
+            elif low is not None and high is not None:
+                ax.errorbar(float(found), position, xerr=[[float(found) - float(low)], [float(high) - float(found)]],
+                            color="#222222", capsize=4, linewidth=1.1)
+            ax.text(max(float(high or found), float(found)) + (0.09 if row.get("kind") == "at_least" else 0.01) * top,
+                    position, f"  {row['label']}", va="center", fontsize=7.5)
+        ax.set_yticks(range(len(rows)), [str(r["target"]) for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlim(0, top * 1.6)
+        ax.set_xlabel("capacity at the SLO (requests / s); interval: the bracket [highest rate that held, "
+                      "lowest that broke]")
+        ax.grid(axis="y", visible=False)
+        return _to_svg(fig, "capacity-bars")

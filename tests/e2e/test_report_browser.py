@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,36 @@ def test_report_opens_in_chromium_without_console_errors(run_dir: Path, tmp_path
     with Image.open(screenshot) as image:
         assert image.format == "PNG"
         assert image.size == (1280, 7200)
+        grey = np.asarray(image.convert("L"))
+    assert (grey < 200).mean() > 0.02, "screenshot is (almost) blank"
+
+
+def test_a_capacity_report_opens_in_chromium(tmp_path: Path) -> None:
+    """A `bench capacity` run (every target searched): the Capacity section and its figures render."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+    from report_fixture import copy_capacity_fixture
+
+    run_dir = copy_capacity_fixture(tmp_path)
+    write_run_reports(run_dir)
+    results = load_results(run_dir)
+    page = run_dir / "index.html"
+    dom, console = browse(page, tmp_path / "profile", "--dump-dom")
+    assert console == []
+    assert dom.index('<section id="answer"') < dom.index('<section id="capacity"') < dom.index(
+        '<table id="headline-table"')
+    ranking = re.search(r'<table id="ranking"[^>]*>(.*?)</table>', dom, re.DOTALL)
+    assert ranking and "capacity" in ranking.group(1)
+    assert ranking.group(1).count('class="bar"') == len(results["targets"])
+    capacity = re.search(r'<section id="capacity">(.*?)</section>', dom, re.DOTALL)
+    assert capacity and capacity.group(1).count("<svg") == 3
+    steps = sum(len(t["capacity"]["steps"]) for t in results["targets"].values())
+    table = re.search(r'<table id="capacity-steps">.*?<tbody>(.*?)</tbody>', dom, re.DOTALL)
+    assert table and table.group(1).count("<tr") == steps
+
+    screenshot = run_dir / "capacity.png"
+    _, console = browse(page, tmp_path / "profile", "--window-size=1280,3000", f"--screenshot={screenshot}")
+    assert console == []
+    with Image.open(screenshot) as image:
         grey = np.asarray(image.convert("L"))
     assert (grey < 200).mean() > 0.02, "screenshot is (almost) blank"
 

@@ -311,3 +311,19 @@ def test_a_capacity_baseline_stores_the_capacity_and_gates_a_drop(tmp_path: Path
     assert checks["monolith"].verdict == "fail" and checks["monolith"].value == "-25.0%"
     assert checks["microservices"].verdict == "pass"
     assert gate_run(dropped, CONFIG, thresholds=(), baseline=path) == 1
+
+
+def test_open_model_samples_are_binned_from_their_intended_start(tmp_path: Path) -> None:
+    """The gate's histograms (and the report's distribution) use the response time, as the summary does."""
+    import pyarrow as pa
+
+    from harness.gate.baseline import read_response_times
+
+    path = tmp_path / "samples.parquet"
+    pq.write_table(pa.table({"start_s": [10.5, 11.0, 12.0], "latency_ms": [5.0, 5.0, 5.0],
+                             "intended_s": [10.0, 11.0, float("nan")]}), path)
+    start, latency = read_response_times(path)
+    assert start.tolist() == [10.0, 11.0, 12.0]  # intended start; none recorded: the send
+    assert latency.tolist() == pytest.approx([505.0, 5.0, 5.0])  # waited 500 ms behind the schedule
+    pq.write_table(pa.table({"start_s": [10.5], "latency_ms": [5.0]}), path)  # closed model: as recorded
+    assert read_response_times(path)[1].tolist() == [5.0]

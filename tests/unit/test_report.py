@@ -514,3 +514,108 @@ def test_stages_of_either_results_shape_use_the_runs_own_plan() -> None:
     assert format_stages({"stages": [{"duration": 60, "rate": 500, "users": 0, "spawn_rate": 1}]}) == \
         "500 req/s for 60 s"
     assert format_cpus("3-1") == "cores 3-1" and format_cpus(" 1 , 3") == "cores 1,3"
+
+
+# -- capacity (issue 12 items 2-3): bench capacity runs ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def capacity_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    from report_fixture import copy_capacity_fixture
+
+    run_dir = copy_capacity_fixture(tmp_path_factory.mktemp("capacity"))
+    return run_dir, render_run_report(load_results(run_dir), run_dir)
+
+
+def test_capacity_section_comes_first_after_the_summary_with_its_figures(
+        capacity_run: tuple[Path, dict[str, str]]) -> None:
+    html = capacity_run[1]["index.html"]
+    assert html.index('<section id="answer"') < html.index('<section id="capacity"') < html.index(
+        '<section id="headline"')
+    assert '<a href="#capacity">Capacity</a>' in html
+    assert html.count("<svg") == 7 + 3  # the run's figures, plus hockey stick, achieved vs offered, bars
+    capacity = section(html, "capacity")
+    assert "The SLO is <strong>p99 &lt; 200ms and error_rate &lt; 1%</strong>" in capacity
+    assert "p99 response time, measured from the intended start" in capacity
+    assert "coordinated omission" in capacity and "Service time is measured from the actual send" in capacity
+    for label in ("monolith p99 response time", "monolith p99 service time", "SLO p99 &lt; 200ms",
+                  "achieved = offered", "at least 300/s (generator-limited)", "400/s (knee between 400 and 440/s)"):
+        assert label in capacity, label
+
+
+def test_every_capacity_step_is_a_table_row(capacity_run: tuple[Path, dict[str, str]]) -> None:
+    steps = re.search(r'<table id="capacity-steps">(.*?)</table>', capacity_run[1]["index.html"], re.DOTALL)
+    assert steps
+    rows = re.findall(r"<tr[^>]*>\s*<td>([a-z-]+)", steps.group(1))
+    assert rows == ["monolith"] * 7 + ["microservices"] * 5 + ["event-driven"] * 4
+    assert steps.group(1).count("at capacity") == 3
+    assert "generator-limited" in steps.group(1)
+    for header in ("offered /s", "achieved /s", "p50 ms", "p99 ms", "service p99 ms", "errors", "dropped",
+                   "verdict", "what limited it"):
+        assert f">{header}<" in capacity_run[1]["index.html"]
+
+
+def test_first_screen_ranks_by_capacity_with_cost_at_capacity(capacity_run: tuple[Path, dict[str, str]]) -> None:
+    run_dir, rendered = capacity_run
+    answer = section(rendered["index.html"], "answer")
+    assert "Ranked by capacity at the SLO" in answer and "Ranked by throughput" not in answer
+    ranking = re.search(r'<table id="ranking".*?</table>', answer, re.DOTALL)
+    assert ranking
+    assert re.findall(r"<td><strong>([^<]+)</strong>", ranking.group(0)) == ["monolith", "event-driven",
+                                                                             "microservices"]
+    assert 'style="width: 75.0%"' in ranking.group(0) and "lower bound" in ranking.group(0)
+    monolith = load_results(run_dir)["targets"]["monolith"]
+    from harness.config import Config
+    from harness.pricing.cost import cost_for_target
+
+    expected = cost_for_target(monolith, Config())["reserved"]["per_million_usd"]
+    assert f"${expected:,.4f}" in ranking.group(0)  # at 400 req/s, one core's budget
+
+
+def test_summary_markdown_has_the_capacity_table(capacity_run: tuple[Path, dict[str, str]]) -> None:
+    markdown = capacity_run[1]["summary.md"]
+    assert "## Capacity at the SLO" in markdown
+    assert "| 1 | monolith | 400/s (knee between 400 and 440/s) | 100% |" in markdown
+    assert "| 2 | event-driven | at least 300/s (generator-limited) | 75% |" in markdown
+    assert "| monolith | 3 | 400.0 | 400.0 |" in markdown and "holds (at capacity)" in markdown
+    assert "**Article's RPS ordering** (monolith < microservices < event-driven): does NOT hold; " \
+           "measured (capacity at the SLO) microservices 150.0 < event-driven 300.0 < monolith 400.0" in markdown
+
+
+def test_below_the_lowest_rate_tried_is_labelled_and_ranked_last(tmp_path: Path) -> None:
+    from report_fixture import copy_capacity_fixture
+
+    run_dir = copy_capacity_fixture(tmp_path)
+
+    def broke(results: dict[str, Any]) -> None:
+        results["targets"]["monolith"]["capacity"].update(kind="below_lowest", capacity_rps=None, low_rps=None,
+                                                          high_rps=100.0)
+
+    results = edit_results(run_dir, broke)
+    rendered = render_run_report(results, run_dir)  # type: ignore[arg-type]
+    ranking = re.search(r'<table id="ranking".*?</table>', rendered["index.html"], re.DOTALL)
+    assert ranking
+    assert re.findall(r"<td><strong>([^<]+)</strong>", ranking.group(0))[-1] == "monolith"
+    assert "below the lowest rate tried (100/s)" in ranking.group(0) and "upper bound" in ranking.group(0)
+    assert "| 3 | monolith | below the lowest rate tried (100/s) | – |" in rendered["summary.md"]
+
+
+def test_closed_model_latency_says_it_is_from_the_send(rendered: dict[str, str]) -> None:
+    html = rendered["index.html"]
+    assert 'id="capacity"' not in html and "Ranked by throughput" in html
+    note = "Closed-model load: latency is measured from the actual send"
+    assert note in section(html, "headline") and note in section(html, "latency")
+    assert "coordinated omission" not in html
+
+
+def test_the_golden_capacity_results_file_renders() -> None:
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "results-v2"
+    rendered = render_run_report(load_results(fixture), fixture)
+    capacity = section(rendered["index.html"], "capacity")
+    assert "at least 400/s (generator-limited)" in capacity
+    assert "capacity search, open model (constant arrivals) · steps of 8 s after 3 s warm-up · offered rates " \
+           "200–800 req/s" in rendered["index.html"]
+    assert "closed loop" not in section(rendered["index.html"], "answer")
+    cost = section(rendered["index.html"], "cost")
+    assert "(cpuset core 1)" in cost  # app 1.0 + postgres 1.0 declared, one core reserved
+    assert "## Capacity at the SLO" in rendered["summary.md"]
