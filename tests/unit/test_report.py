@@ -619,3 +619,21 @@ def test_the_golden_capacity_results_file_renders() -> None:
     cost = section(rendered["index.html"], "cost")
     assert "(cpuset core 1)" in cost  # app 1.0 + postgres 1.0 declared, one core reserved
     assert "## Capacity at the SLO" in rendered["summary.md"]
+
+
+def test_capacity_strings_from_results_are_escaped(tmp_path: Path) -> None:
+    from report_fixture import copy_capacity_fixture
+
+    run_dir = copy_capacity_fixture(tmp_path)
+
+    def inject(results: dict[str, Any]) -> None:
+        capacity = results["targets"]["monolith"]["capacity"]
+        capacity["limited_by"] = XSS
+        capacity["reason"] = XSS
+        capacity["steps"][0]["limited_by"] = XSS
+
+    results = edit_results(run_dir, inject)
+    rendered = render_run_report(results, run_dir)  # type: ignore[arg-type]
+    assert XSS not in rendered["index.html"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section(rendered["index.html"], "capacity")
+    assert "<script>" not in rendered["summary.md"]
