@@ -39,7 +39,7 @@ def one_run(plan: LoadPlan, hook: bool, directory: Path) -> tuple[float, int, fl
     cpus = check_cpu_list(plan.generator_cpus, "cpu.generator_cpus")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
-        [*locust_command(plan), "--csv", str(prefix)], env={**os.environ, ENV_VAR: str(path)},
+        [*locust_command(plan), "--csv", str(prefix)], env={**os.environ, ENV_VAR: str(path), "ARCHBENCH_LOCUST_STATS": "1"},  # it reads --csv
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         timeout=plan.profile.duration + 60,
