@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from harness.calibration import with_generator_ceiling
 from harness.capacity.runner import check_capacity_config, measure_capacity, step_profile
 from harness.cli import cli
 from harness.cli.options import ALLOW_INVALID_OPTION, BACKEND_OPTION, CONFIG_OPTION
@@ -47,6 +48,7 @@ def capacity_command(targets: tuple[str, ...], slos: tuple[str, ...], start_rate
         "capacity.start_rate": start_rate, "capacity.max_steps": max_steps,
         "capacity.step_duration": step_duration,
     })
+    config = with_generator_ceiling(config, lambda line: click.echo(line, err=True))  # max_rate 0: bench calibrate's
     check_capacity_config(config.capacity)  # a bad SLO fails now, not after minutes of load
     context = create_context(config, RunRequest(targets=targets))
     first = step_profile(config.capacity, config.capacity.start_rate)
