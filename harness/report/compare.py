@@ -26,13 +26,14 @@ MARKDOWN_FILE = "compare.md"
 
 # key, label, unit, where to find it, True when higher is better
 METRICS: tuple[tuple[str, str, str, tuple[str, ...], bool], ...] = (
+    ("capacity_rps", "capacity at the SLO", "req/s", ("capacity", "capacity_rps"), True),
     ("rps", "throughput", "req/s", ("summary", "rps"), True),
     ("p50_ms", "p50", "ms", ("summary", "p50_ms"), False),
     ("p95_ms", "p95", "ms", ("summary", "p95_ms"), False),
     ("p99_ms", "p99", "ms", ("summary", "p99_ms"), False),
     ("error_rate", "error rate", "%", ("summary", "error_rate"), False),
-    ("per_million_usd", "$ / million req", "USD", ("cost", "provisioned", "per_million_usd"), False),
-    ("monthly_usd", "$ / month", "USD", ("cost", "provisioned", "monthly_usd"), False),
+    ("per_million_usd", "$ / million req", "USD", ("cost", "reserved", "per_million_usd"), False),
+    ("monthly_usd", "$ / month", "USD", ("cost", "reserved", "monthly_usd"), False),
 )
 
 
@@ -93,6 +94,8 @@ def compare_runs(runs: Sequence[Results]) -> dict[str, Any]:
         rows = []
         for key, label, unit, path, higher in METRICS:
             values = [_as_float(_dig(targets.get(name), path)) for targets in completed]
+            if key == "capacity_rps" and all(v is None for v in values):
+                continue  # no run searched this target's capacity
             deltas = []
             for value in values:
                 change, pct = _delta(values[0], value)

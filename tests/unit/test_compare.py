@@ -164,3 +164,21 @@ def test_bench_compare_prints_a_table_in_the_terminal(tmp_path: Path) -> None:
     assert "monolith" in outcome.output and "throughput (req/s)" in outcome.output
     assert "-10.0%" in outcome.output and "second" in outcome.output
     assert outcome.output.index("throughput (req/s)") < outcome.output.index("wrote ")
+
+
+def test_compare_shows_capacity_and_the_reserved_cost_of_capacity_runs(tmp_path: Path) -> None:
+    from report_fixture import copy_capacity_fixture, edit_results
+
+    from harness.report.compare import compare_runs
+    from harness.results import load_results
+
+    first = copy_capacity_fixture(tmp_path / "a")
+    second = copy_capacity_fixture(tmp_path / "b")
+    edit_results(second, lambda r: r["targets"]["monolith"]["capacity"].update(capacity_rps=300.0))
+    compared = compare_runs([load_results(first), load_results(second)])
+    rows = {row["metric"]: row for row in compared["targets"]["monolith"]}
+    assert rows["capacity_rps"]["values"] == [400.0, 300.0]
+    assert rows["capacity_rps"]["deltas"][1]["pct"] == pytest.approx(-25.0)
+    assert rows["per_million_usd"]["values"][1] > rows["per_million_usd"]["values"][0]  # priced at capacity
+    plain = compare_runs([load_results(FIXTURE), load_results(FIXTURE)])
+    assert "capacity_rps" not in {row["metric"] for row in plain["targets"]["monolith"]}
