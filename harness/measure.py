@@ -82,6 +82,12 @@ class TargetUnderTest:
     # Per-instance control (kill, pause, restart) for fault injection: the deployment a
     # backend started; None for a service archbench did not start (bench run --url).
     control: Deployment | None = None
+    directory: str = ""  # its files' directory below the run directory (default: ``name``)
+
+    @property
+    def files_name(self) -> str:
+        """The directory, relative to the run directory, its files go to."""
+        return self.directory or self.name
 
 
 class RunInterrupted(Interrupted):
@@ -312,7 +318,7 @@ def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[s
     acknowledged orders counted from the samples), raised as ``RunInterrupted``.
     """
     config = context.config
-    files = TargetFiles.of(context.run_dir, target.name)
+    files = TargetFiles.of(context.run_dir, target.files_name)
     seed = seed_phase(context, target, timings)
     tracker = OrderTracker(target.url, poll_interval_s=config.integrity.poll_interval).start()
     settings = ScenarioSettings.from_config(config.scenario, seed, context.profile,
@@ -369,7 +375,7 @@ def assemble(config: Config, profile: Profile, target: TargetUnderTest, load: Lo
 
     ``faults``: the recovery metrics of a profile's fault schedule (``faults_phase``).
     """
-    relative = Path(target.name)
+    relative = Path(target.files_name)
     window = analysis.window
     measured_from, measured_to = window.start_s - load.start_s, window.end_s - load.start_s
     resources = load.resources

@@ -11,6 +11,7 @@ the run may exit 0: an invalid target or a failed integrity check fails it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -90,7 +91,7 @@ def run_benchmark(context: RunContext, measure: Measure = measure_target,
             console.rule(job.label)
             job_context = context if job.config is context.config else dataclasses.replace(context, config=job.config)
             try:
-                result = _run_one(job_context, job.target, timings, measure)
+                result = _run_one(job_context, job, timings, measure)
             except RunInterrupted as interrupted:
                 results["targets"][job.label] = interrupted.result
                 raise
@@ -130,7 +131,7 @@ def check_faults(context: RunContext) -> None:
             raise ConfigError(f"profile {context.profile.name!r}: {error.where}: {error.problem}") from None
 
 
-def _run_one(context: RunContext, target: str, timings: dict[str, float], measure: Measure) -> TargetResult:
+def _run_one(context: RunContext, job: Job, timings: dict[str, float], measure: Measure) -> TargetResult:
     external = context.external
     if external is not None:
         wait_healthy(external.url, context.config.run.health_timeout)
@@ -142,12 +143,13 @@ def _run_one(context: RunContext, target: str, timings: dict[str, float], measur
         return measure(context, under_test, timings)
     # a short work path: PostgreSQL's unix socket path must stay under 108 bytes
     with owned_temp_directory() as workdir:
-        settings = deploy_settings(context.config, target, context.run_id, workdir)
-        return _run_deployed(context, target, settings, timings, measure)
+        settings = deploy_settings(context.config, job.target, context.run_id, workdir)
+        return _run_deployed(context, job, settings, timings, measure)
 
 
-def _run_deployed(context: RunContext, target: str, settings: DeploySettings,
+def _run_deployed(context: RunContext, job: Job, settings: DeploySettings,
                   timings: dict[str, float], measure: Measure) -> TargetResult:
+    target = job.target
     if context.backend is None:
         raise BenchError(f"{target}: no backend was chosen for this run")
     clock = time.monotonic()
@@ -158,12 +160,17 @@ def _run_deployed(context: RunContext, target: str, settings: DeploySettings,
             name=target, backend=deployment.backend, url=deployment.url,
             admin_username=deployment.admin_username, admin_password=deployment.admin_password,
             services=_services_of(deployment), read_resources=deployment.read_resources,
-            control=deployment,
+            control=deployment, directory=files_directory(job.label),
         )
         result = measure(context, under_test, timings)
         clock = time.monotonic()  # teardown runs as the block exits
     timings["down_s"] = time.monotonic() - clock
     return result
+
+
+def files_directory(label: str) -> str:
+    """The directory of a job's files below the run directory: its label, made path-safe."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "target"
 
 
 def format_integrity(result: TargetResult) -> str:

@@ -12,6 +12,7 @@ every step acknowledged.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
 
@@ -123,11 +124,12 @@ def _run_step(context: RunContext, target: TargetUnderTest, seed: SeedResult, or
     config = context.config
     profile = step_profile(config.capacity, rate)
     step_context = dataclasses.replace(context, profile=profile)
-    files = TargetFiles.of(context.run_dir, f"{target.name}/{STEPS_DIR}/{index:02d}")
+    files = TargetFiles.of(context.run_dir, f"{target.files_name}/{STEPS_DIR}/{index:02d}")
     settings = ScenarioSettings.from_config(config.scenario, seed, profile,
                                             samples_dir=str(files.samples), order_socket=order_socket,
                                             processes=config.cpu.generator_processes)  # fmt: skip
     load = load_phase(step_context, target, settings, files, {})
+    shutil.rmtree(files.samples, ignore_errors=True)  # kept compressed in the step's samples.parquet
     analysis = analysis_phase(config, profile, load)
     return _Step(profile, load, analysis, step_record(context, profile, load, analysis, rate))
 

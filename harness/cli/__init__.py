@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
 
 # Sub-commands register themselves on ``cli`` when imported (explicit list, no discovery).
 from harness.cli import baseline as _baseline  # noqa: E402,F401
+from harness.cli import calibrate as _calibrate  # noqa: E402,F401
 from harness.cli import capacity as _capacity  # noqa: E402,F401
 from harness.cli import compare as _compare  # noqa: E402,F401
 from harness.cli import doctor as _doctor  # noqa: E402,F401
@@ -56,6 +57,7 @@ from harness.cli import down as _down  # noqa: E402,F401
 from harness.cli import gate as _gate  # noqa: E402,F401
 from harness.cli import report as _report  # noqa: E402,F401
 from harness.cli import run as _run  # noqa: E402,F401
+from harness.cli import sweep as _sweep  # noqa: E402,F401
 from harness.cli import targets as _targets  # noqa: E402,F401
 from harness.cli import up as _up  # noqa: E402,F401
 from harness.cli import verify as _verify  # noqa: E402,F401
