@@ -206,21 +206,28 @@ class _DockerLauncher(Launcher):
                             cpus=cpus, memory_mb=memory_mb)  # fmt: skip
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
+        """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
+        starters = {"postgres": self._postgres, "nats": self._nats}
+        return starters[spec.kind](spec, wiring, cpus, memory_mb)
+
+    def _postgres(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         port = wiring.ports[spec.name]
-        if spec.kind == "postgres":
-            environment = {
-                "POSTGRES_USER": wiring.db_user,
-                "POSTGRES_PASSWORD": wiring.db_password,
-                "POSTGRES_DB": spec.databases[0] if spec.databases else wiring.db_user,
-                # as the local backend: a throwaway cluster, C locale (the health check
-                # creates the other databases over a connection, like the local backend)
-                "POSTGRES_INITDB_ARGS": "--no-sync --locale=C",
-            }
-            command = ["-p", str(port), "-c", f"listen_addresses={LOOPBACK}",
-                       "-c", "max_connections=300"]  # fmt: skip
-            return self._handle(spec.name, "infra", image=self.config.postgres_image,
-                                command=command, environment=environment, cpus=cpus,
-                                memory_mb=memory_mb, shm_size="256m")  # fmt: skip
+        environment = {
+            "POSTGRES_USER": wiring.db_user,
+            "POSTGRES_PASSWORD": wiring.db_password,
+            "POSTGRES_DB": spec.databases[0] if spec.databases else wiring.db_user,
+            # as the local backend: a throwaway cluster, C locale (the health check
+            # creates the other databases over a connection, like the local backend)
+            "POSTGRES_INITDB_ARGS": "--no-sync --locale=C",
+        }
+        command = ["-p", str(port), "-c", f"listen_addresses={LOOPBACK}",
+                   "-c", "max_connections=300"]  # fmt: skip
+        return self._handle(spec.name, "infra", image=self.config.postgres_image,
+                            command=command, environment=environment, cpus=cpus,
+                            memory_mb=memory_mb, shm_size="256m")  # fmt: skip
+
+    def _nats(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
+        port = wiring.ports[spec.name]
         command = ["-js", "-a", LOOPBACK, "-p", str(port), "-m",
                    str(wiring.monitor_ports[spec.name]), "-sd", "/data"]  # fmt: skip
         return self._handle(spec.name, "infra", image=self.config.nats_image, command=command,

@@ -383,8 +383,10 @@ def infra_check(spec: InfraSpec, wiring: Wiring) -> Callable[[], bool]:
     if spec.kind == "postgres":
         password, databases = wiring.db_password, spec.databases
         return lambda: health.in_thread(lambda: health.postgres_ready(port, password, databases))
-    monitor = f"http://127.0.0.1:{wiring.monitor_ports[spec.name]}/healthz"
-    return lambda: health.http_ok(monitor)
+    if spec.kind == "nats":
+        monitor = f"http://127.0.0.1:{wiring.monitor_ports[spec.name]}/healthz"
+        return lambda: health.http_ok(monitor)
+    raise BenchError(f"{spec.name}: no health check for infrastructure kind {spec.kind!r}")
 
 
 def start_and_wait(handle: InstanceHandle, check: Callable[[], bool], timeout: float) -> float:

@@ -176,8 +176,12 @@ class _LocalLauncher(Launcher):
         ), cpus, memory_mb))  # fmt: skip
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
-        if spec.kind == "postgres":
-            return self._postgres(spec, wiring, cpus, memory_mb)
+        """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
+        starters = {"postgres": self._postgres, "nats": self._nats}
+        return starters[spec.kind](spec, wiring, cpus, memory_mb)
+
+    def _nats(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
+        """NATS with JetStream, its store below the deployment's directory."""
         store = self.root / spec.name
         store.mkdir()
         argv = infra.nats_argv(infra.find_nats_server(), wiring.ports[spec.name],
