@@ -24,6 +24,7 @@ from harness.config import GateConfig, RegressionConfig
 from harness.errors import EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_OK, BenchError
 from harness.gate.baseline import Baseline
 from harness.gate.capacity import capacity_regression, judge_capacity_threshold
+from harness.gate.faults import judge_fault_threshold
 from harness.gate.noise import BIN_RATIO, Comparison, WindowHistograms, compare_quantiles
 from harness.gate.thresholds import METRICS, Threshold, format_metric_value, parse_thresholds
 from harness.results import Results, TargetResult, integrity_checked
@@ -80,6 +81,8 @@ def evaluate_thresholds(
                     "only event-driven confirms orders asynchronously"
                 )))
                 continue
+        if threshold.target is None and threshold.metric.source == "faults":
+            names = [n for n in present if results["targets"][n].get("faults")] or present
         if not names:
             checks.append(_error(threshold, None, "the run has no targets"))
         for name in names:
@@ -89,8 +92,24 @@ def evaluate_thresholds(
                     f"target {name!r} is not in this run (targets run: {', '.join(present) or 'none'})"
                 )))
                 continue
+            if threshold.metric.source == "faults" or (threshold.metric.per_fault and threshold.endpoint):
+                checks += _fault_checks(threshold, name, target, min_requests)
+                continue
             checks.append(_evaluate_one(threshold, name, target, min_requests))
     return checks
+
+
+def _fault_checks(threshold: Threshold, name: str, target: TargetResult, min_requests: int) -> list[Check]:
+    """One check per fault the threshold names (``harness.gate.faults``)."""
+    blocker = invalid_reason(name, target) or _too_few(target, min_requests)
+    if blocker:
+        return [_error(threshold, name, blocker)]
+    return [
+        Check(threshold.condition, f"{name} {label}".strip(), shown, f"{threshold.op} {threshold.value_text}",
+              verdict, detail, target=name, endpoint=label or None, metric=threshold.metric.name,
+              op=threshold.op, bound=threshold.value_text)
+        for label, verdict, shown, detail in judge_fault_threshold(threshold, name, target)
+    ]
 
 
 def _scope(target: str | None, endpoint: str | None) -> str:

@@ -25,6 +25,11 @@ Examples: ``"p95 < 200ms"``, ``"p99.9 < 1s"``, ``"error_rate < 1%"``, ``"rps > 3
 ``"lost == 0"``, ``"monolith: p95 < 200ms"``, ``"monolith GET /products/{id}: p95 < 100ms"``,
 ``"event-driven: ttf_p99 < 500ms"``, ``"capacity > 400"``.
 
+Faults (profiles with ``faults``; ``harness.gate.faults``): ``availability`` (fraction),
+``recovery_s`` (latency units) and ``lost`` take a FAULT scope in place of the endpoint:
+``"monolith postgres: recovery_s < 10s"``, ``"* kill catalog: availability > 50%"``,
+``"microservices kill orders: lost == 0"``; unscoped, one check per fault of every target.
+
 A threshold says what must hold: ``p95 < 200ms`` passes when the measured p95 is
 below 200 ms and fails at exactly 200 ms. Limits are stored in canonical units:
 milliseconds for latency, a fraction 0..1 for error_rate, requests/s for rps; they are
@@ -46,7 +51,7 @@ from harness.config import TARGET_NAMES
 from harness.errors import BenchError
 
 MetricKind = Literal["latency", "fraction", "rate", "count"]
-MetricSource = Literal["stats", "integrity", "time_to_final", "capacity"]
+MetricSource = Literal["stats", "integrity", "time_to_final", "faults", "capacity"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Metric:
     kind: MetricKind
     per_endpoint: bool = True  # False: only defined for a whole target (integrity counts)
     source: MetricSource = "stats"  # summary/endpoint stats, integrity, integrity.time_to_final, capacity
+    per_fault: bool = False  # a FAULT scope ("monolith kill postgres: ...") picks faults (harness.gate.faults)
 
 
 METRICS: dict[str, Metric] = {
@@ -74,11 +80,14 @@ METRICS: dict[str, Metric] = {
         Metric("rps", "rps", "rate"),
         Metric("requests", "requests", "count"),
         Metric("failures", "failures", "count"),
-        Metric("lost", "lost", "count", per_endpoint=False, source="integrity"),
+        Metric("lost", "lost", "count", per_endpoint=False, source="integrity", per_fault=True),
         Metric("not_final", "not_final", "count", per_endpoint=False, source="integrity"),
         Metric("ttf_p95", "p95_ms", "latency", per_endpoint=False, source="time_to_final"),
         Metric("ttf_p99", "p99_ms", "latency", per_endpoint=False, source="time_to_final"),
         Metric("capacity", "capacity_rps", "rate", per_endpoint=False, source="capacity"),
+        Metric("availability", "availability", "fraction", per_endpoint=False, source="faults", per_fault=True),
+        Metric("recovery_s", "time_to_recover_s", "latency", per_endpoint=False, source="faults",
+               per_fault=True),
     )
 }
 _ALIASES = {"p99_9": "p99.9", "p999": "p99.9", "errors": "error_rate"}
@@ -169,7 +178,7 @@ def parse_threshold(expression: str) -> Threshold:
         raise _fail(expression, f"unknown operator {op!r}{hint}", _VALID_OPERATORS)
     if not value_text:
         raise _fail(expression, f"missing value after {op!r}", _VALID_UNITS)
-    if endpoint is not None and not metric.per_endpoint:
+    if endpoint is not None and not metric.per_endpoint and not metric.per_fault:
         raise _fail(
             expression,
             f"{metric.name!r} is a per-target metric, it has no per-endpoint value "
