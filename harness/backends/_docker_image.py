@@ -132,11 +132,23 @@ def ensure_targets_image(
     if progress is not None:
         progress(f"docker: building {tag} from {base_image} (sources changed or image missing)")
     started = time.monotonic()
-    files = context_files(root)
     try:
         previous = client.images.get(tag).id
     except docker.errors.ImageNotFound:
         previous = None
+    image = _build(client, tag, base_image, status.wanted_hash, context_files(root), root, timeout)
+    if previous is not None and previous != image.id:
+        # the superseded image: its dependency layer is shared, its sources layer is not
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(previous)  # fails (and stays) while a container uses it
+    return True, time.monotonic() - started
+
+
+def _build(client: Any, tag: str, base_image: str, wanted_hash: str, files: list[Path], root: Path,
+           timeout: float) -> Any:  # fmt: skip
+    """``docker build`` of the targets image; BenchError with the build log's end on failure."""
+    import docker.errors
+
     try:
         image, _ = client.images.build(
             fileobj=context_tar(files, root),
@@ -144,7 +156,7 @@ def ensure_targets_image(
             dockerfile=DOCKERFILE,
             tag=tag,
             buildargs={"BASE_IMAGE": base_image},
-            labels={SOURCES_LABEL: status.wanted_hash, "archbench.image": "targets"},
+            labels={SOURCES_LABEL: wanted_hash, "archbench.image": "targets"},
             network_mode="host",
             rm=True,
             forcerm=True,
@@ -162,8 +174,4 @@ def ensure_targets_image(
         raise BenchError(
             f"docker: building {tag} did not finish: {error}; raise [docker] build_timeout"
         ) from None
-    if previous is not None and previous != image.id:
-        # the superseded image: its dependency layer is shared, its sources layer is not
-        with contextlib.suppress(docker.errors.APIError):
-            client.images.remove(previous)  # fails (and stays) while a container uses it
-    return True, time.monotonic() - started
+    return image
