@@ -119,6 +119,7 @@ _LATENCY = re.compile(rf"^(?P<number>{_NUMBER})\s*(?P<unit>[a-zµ]*)$", re.IGNOR
 _FRACTION = re.compile(rf"^(?P<number>{_NUMBER})\s*(?P<percent>%?)$")
 _RATE = re.compile(rf"^(?P<number>{_NUMBER})\s*(?:/s|rps|req/s)?$", re.IGNORECASE)
 _COUNT = re.compile(r"^(?P<number>\d+)$")
+_ENDPOINT = re.compile(r"^[A-Z]+\s+/")  # "GET /products": an endpoint scope, not a fault's
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,7 @@ def parse_threshold(expression: str) -> Threshold:
         raise _fail(expression, f"unknown operator {op!r}{hint}", _VALID_OPERATORS)
     if not value_text:
         raise _fail(expression, f"missing value after {op!r}", _VALID_UNITS)
-    if endpoint is not None and not metric.per_endpoint and not metric.per_fault:
+    if endpoint is not None and not metric.per_endpoint and not (metric.per_fault and not _ENDPOINT.match(endpoint)):
         raise _fail(
             expression,
             f"{metric.name!r} is a per-target metric, it has no per-endpoint value "
