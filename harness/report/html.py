@@ -15,7 +15,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from harness.report import capacity, firstscreen, plots
+from harness.report import capacity, firstscreen, plots, resilience
 from harness.report.model import (
     ReportData,
     fmt,
@@ -127,6 +127,8 @@ def figures(data: ReportData) -> dict[str, Any]:
         },
         "time_to_final": Markup(plots.time_to_final_svg(time_to_final)) if time_to_final else "",
         **_capacity_figures(data),
+        **({"resilience": Markup(resilience.resilience_svg(data.timeseries, data.targets))}
+           if resilience.has_faults(data.targets) else {}),
     }
 
 
@@ -150,6 +152,14 @@ def capacity_context(data: ReportData) -> dict[str, Any] | None:
     slo = capacity.capacity_slo(data.targets)
     return {"slo": " and ".join(str(s) for s in searched.get("slo") or []) or "not recorded",
             "slo_latency": slo[0] if slo else "", "steps": capacity.step_rows(data.targets)}
+
+
+def resilience_context(data: ReportData) -> dict[str, Any] | None:
+    """What the Resilience section shows (``harness.report.resilience``); None without faults."""
+    if not resilience.has_faults(data.targets):
+        return None
+    return {"claim": resilience.CLAIM, "rows": resilience.fault_rows(data.targets),
+            "claims": resilience.claims_rows(data.targets)}
 
 
 def _users(data: ReportData) -> dict[str, pd.DataFrame]:
@@ -210,6 +220,7 @@ def render_html(data: ReportData) -> str:
         first_cost=costs[0] if costs else {"inputs": inputs, "scaling": []},
         first=first_screen(data),
         capacity=capacity_context(data),
+        resilience=resilience_context(data),
         latency_note=capacity.latency_note(data.targets),
         absent={name: not_measured(t) for name, t in data.targets.items()},
         run_started=firstscreen.format_time(data.results.get("started_at")),
