@@ -167,10 +167,26 @@ def backend_check(config: Config) -> Finding:
     return Finding(f"backend {requested}", "ok", f"{backend.name}: {reason}")
 
 
+def limits_check(config: Config) -> Finding:
+    """Which CPU and memory limits each backend can enforce on this host ([cpu] limits)."""
+    from harness.backends._cgroups import detect
+
+    support = detect()
+    local = support.describe()
+    detail = f"docker: the engine enforces each container's cpus and memory; local: {local}"
+    if support.enforces_cpu and support.enforces_memory:
+        return Finding("cpu/memory limits", "ok", detail)
+    must = config.cpu.limits == "enforce" and config.run.backend == "local"
+    return Finding("cpu/memory limits", "missing" if must else "warn", detail,
+                   "run as root on a host with cgroups, or use the docker backend; local runs "
+                   "only report each service's budget (bench sweep --cpus needs it enforced)",
+                   blocking=must)  # fmt: skip
+
+
 def doctor_checks(config: Config) -> list[Finding]:
     """Every finding, in the order they are shown."""
     return [*docker_checks(config), *local_checks(config), express_check(config),
-            *cpu_checks(config), backend_check(config)]
+            *cpu_checks(config), limits_check(config), backend_check(config)]
 
 
 def blocking(findings: list[Finding]) -> list[Finding]:

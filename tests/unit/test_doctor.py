@@ -71,3 +71,12 @@ def test_doctor_exits_2_on_a_blocking_problem(tmp_path: Path) -> None:
     assert "missing" in result.stdout and "cpu.target_cpus" in result.stdout
     assert "blocking problem(s): cpu.target_cpus" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_doctor_says_which_limits_each_backend_can_enforce() -> None:
+    from harness.config import load_config
+    from harness.doctor import limits_check
+
+    finding = limits_check(load_config(check_cpus=False))
+    assert "docker: the engine enforces" in finding.detail and "local:" in finding.detail
+    assert finding.status in ("ok", "warn", "missing")
