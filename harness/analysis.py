@@ -327,13 +327,3 @@ def validate(summary: LatencyStats, *, min_requests: int, max_error_rate: float)
             "the latency figures describe failures, not the service"
         )
     return Validity(ok=not reasons, reasons=reasons)
-
-
-def latency_summary(values_ms: np.ndarray) -> dict[str, float | None]:
-    """count, p50, p95, p99 and max (ms) of a plain array, exact (linear interpolation)."""
-    values = np.asarray(values_ms, dtype=np.float64)
-    if len(values) == 0:
-        return {"count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
-    p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return {"count": len(values), "p50_ms": float(p50), "p95_ms": float(p95),
-            "p99_ms": float(p99), "max_ms": float(values.max())}

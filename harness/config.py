@@ -28,6 +28,7 @@ from harness._config_schema import Range, Source, build
 from harness._config_schema import number_field as _number
 from harness._config_schema import unit_field as _unit
 from harness.cpus import check_cpu_list, parse_cpu_list
+from harness.distributed import GeneratorHosts, check_generator_hosts
 from harness.errors import ConfigError
 from harness.faults import FaultPlanError, FaultSpec, check_spec, instances_of, plan_faults
 from harness.registry import TARGETS as TOPOLOGIES
@@ -35,7 +36,8 @@ from scenarios.plan import Stage  # the one stage record (Locust-free); loaded f
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "bench.toml"
 TARGET_NAMES = ("monolith", "microservices", "event-driven")
-BACKENDS = ("auto", "local", "docker")
+BACKEND_NAMES = ("local", "docker")  # harness.backends.BACKENDS has one class for each
+BACKENDS = ("auto", *BACKEND_NAMES)  # what run.backend / --backend accept
 MAX_AMOUNT = 1_000_000_000  # largest price_cents and stock the targets accept
 CPU_KEYS = ("generator_cpus", "target_cpus")  # [cpu] keys that hold CPU lists
 
@@ -65,6 +67,20 @@ class CpuConfig:
     # local with cgroups, as root) and reports them elsewhere; "enforce" refuses to run
     # without enforcement; "report" never enforces (prices and reports only).
     limits: Literal["auto", "enforce", "report"] = "auto"
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """``[generator]``: load from other hosts with Locust's master/worker mode (``harness.distributed``).
+
+    Each host in ``workers`` runs ``bench worker --master MASTER_HOST:MASTER_PORT
+    --processes P`` with P = ``cpu.generator_processes``; empty: load from this host only.
+    """
+
+    workers: tuple[str, ...] = ()  # generator host addresses, e.g. ("10.0.0.5", "10.0.0.6")
+    master_host: str = "127.0.0.1"  # address of this host the master binds and workers reach
+    master_port: int = _number(5557, ge=1, le=65535)
+    connect_timeout: float = _unit("duration", 60.0, gt=0)  # seconds to wait for every worker
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,7 @@ class DockerConfig:
     python_image: str = "python:3.11-slim"
     postgres_image: str = "postgres:16"
     nats_image: str = "nats:2.10"
+    redis_image: str = "redis:7"
     image_tag: str = "archbench/targets:latest"
     build_timeout: float = _unit("duration", 900.0, gt=0)
 
@@ -225,6 +242,7 @@ class GateConfig:
 class Config:
     run: RunConfig = RunConfig()
     cpu: CpuConfig = CpuConfig()
+    generator: GeneratorConfig = GeneratorConfig()
     seed: SeedConfig = SeedConfig()
     scenario: ScenarioConfig = ScenarioConfig()
     profiles: dict[str, Profile] = field(default_factory=dict)
@@ -266,6 +284,7 @@ OVERRIDE_FLAGS = {
     "run.out": "--out",
     "gate.thresholds": "--threshold",
     "gate.baseline": "--baseline",
+    "generator.workers": "--generator-worker",
 }
 
 
@@ -331,6 +350,7 @@ def parse_config(
     _check_profiles(config, source)
     _check_scenario(config, source)
     _check_pairs(config, source)
+    _check_generator(config, source)
     return config
 
 
@@ -457,3 +477,18 @@ def _check_pairs(config: Config, source: Source) -> None:
             if low > high:
                 raise source.error(f"claims.targets.{name}.{key}",
                                    f"[{low:g}, {high:g}] is not (low, high); valid: low <= high")
+
+
+def generator_hosts(config: Config) -> GeneratorHosts:
+    """The generator hosts of ``[generator]`` with ``cpu.generator_processes`` per host."""
+    generator = config.generator
+    return GeneratorHosts(workers=generator.workers, master_host=generator.master_host,
+                          master_port=generator.master_port, processes=config.cpu.generator_processes,
+                          connect_timeout_s=generator.connect_timeout)
+
+
+def _check_generator(config: Config, source: Source) -> None:
+    try:
+        check_generator_hosts(generator_hosts(config))
+    except ConfigError as error:
+        raise source.error("generator.workers", str(error).removeprefix("generator.workers: ")) from None

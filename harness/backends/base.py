@@ -201,6 +201,8 @@ class Wiring:
             return f"postgresql://{self.db_user}:{self.db_password}@{LOOPBACK}:{port}/{name}"
         if kind == "nats":
             return f"nats://{LOOPBACK}:{self.ports[self.kinds.get('nats', 'nats')]}"
+        if kind == "redis":
+            return f"redis://{LOOPBACK}:{self.ports[self.kinds.get('redis', 'redis')]}/0"
         if kind == "service":
             return f"http://{LOOPBACK}:{self.ports[name]}"
         raise ValueError(f"unknown wiring reference {reference!r}")

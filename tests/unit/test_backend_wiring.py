@@ -236,3 +236,10 @@ def test_requested_backend_that_cannot_run_is_an_error_with_its_reason() -> None
         choose_backend("docker", None, {"local": _LocalUp, "docker": _DockerDown})
     with pytest.raises(BenchError, match="docker: engine not answering.*local: initdb not found"):
         choose_backend("auto", None, {"local": _LocalDown, "docker": _DockerDown})
+
+
+def test_the_config_accepts_exactly_the_registered_backends() -> None:
+    from harness.config import BACKEND_NAMES
+    from harness.config import BACKENDS as CHOICES
+
+    assert tuple(BACKENDS) == BACKEND_NAMES and CHOICES == ("auto", *BACKEND_NAMES)
