@@ -44,3 +44,22 @@ def test_no_policy_means_no_restart(tmp_path: Path) -> None:
         deployment.kill_service("app")
         time.sleep(2.0)
         assert not deployment.pids("app") and deployment.restarts() == []
+
+
+def test_a_postgres_killed_from_outside_restarts_despite_its_zombie_and_lock_file(tmp_path: Path) -> None:
+    """SIGKILL from outside leaves an unreaped postmaster and its postmaster.pid: a restart
+    must reap the one and clear the other (before the fix it refused: "lock file exists")."""
+    import os
+    import signal
+
+    settings = DeploySettings(run_id="pgkill", workdir=tmp_path)
+    with LocalBackend().up(get_topology("monolith"), settings) as deployment:
+        postmaster = deployment.pids("postgres")[0]
+        os.kill(postmaster, signal.SIGKILL)  # not kill_service: nobody reaps it
+        deadline = time.time() + 10
+        while time.time() < deadline and deployment.pids("postgres"):
+            time.sleep(0.1)
+        assert not deployment.pids("postgres")
+        assert deployment.start_service("postgres") < 30
+        assert deployment.pids("postgres")[0] != postmaster
+        wait_healthy(deployment.url, 30)  # the app's pool reconnects to the new server
