@@ -15,24 +15,21 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from helpers.deploy import deploy
 
-from harness.backends.base import DeploySettings
-from harness.backends.local import LocalBackend
 from targets.common.auth import verify_password
 from targets.common.db import apply_schema, connect_pool, ensure_admin
-from targets.monolith.topology import TOPOLOGY
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.timeout(120)]
 RACERS = 8  # concurrent "workers"
 
 
 @pytest.fixture(scope="module")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Module scope: every test works in tables and users of its own (random names)."""
     workdir: Path = tmp_path_factory.mktemp("common-db")
-    settings = DeploySettings(run_id="test-common-db", workdir=workdir)
-    with LocalBackend().up(TOPOLOGY, settings) as deployment:
-        port = deployment.service_urls["postgres"].rsplit(":", 1)[1].split("/")[0]
-        yield f"postgresql://bench:{settings.db_password}@127.0.0.1:{port}/shop"
+    with deploy("monolith", workdir, run_id="test-common-db") as deployed:
+        yield deployed.database_url()
 
 
 async def _pools(url: str) -> list[asyncpg.Pool]:
