@@ -19,25 +19,36 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+from helpers.deploy import deploy
 
-from harness.backends.base import DeploySettings
 from harness.backends.lifecycle import ManagedDeployment
-from harness.backends.local import LocalBackend
 from targets.common.auth import issue_token
-from targets.monolith.topology import TOPOLOGY
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.timeout(180)]
 WAIT_S = 30.0  # seconds any expected state change may take
 TOKEN_SECRET = "monolith-runtime-test-secret-" + "x" * 20
 
 
+@pytest.fixture(scope="module")
+def shared_monolith(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedDeployment]:
+    """One deployment for the module (PostgreSQL starts once); ``monolith`` repairs it."""
+    workdir: Path = tmp_path_factory.mktemp("monolith-runtime")
+    with deploy(
+        "monolith", workdir, run_id="test-monolith-runtime", workers=3, token_secret=TOKEN_SECRET
+    ) as deployed:
+        yield deployed.deployment
+
+
 @pytest.fixture
-def monolith(tmp_path: Path) -> Iterator[ManagedDeployment]:
-    settings = DeploySettings(
-        run_id="test-monolith-runtime", workdir=tmp_path, workers=3, token_secret=TOKEN_SECRET
-    )
-    with LocalBackend().up(TOPOLOGY, settings) as deployment:
-        yield deployment
+def monolith(shared_monolith: ManagedDeployment) -> Iterator[ManagedDeployment]:
+    """The shared deployment, every instance running; after the test, whatever it stopped
+    or killed (PostgreSQL, the supervisor, a worker) is started again with the same ports,
+    so the next test sees a deployment as fresh as a new one (its data aside)."""
+    yield shared_monolith
+    for instance in shared_monolith.instances:
+        if not shared_monolith.pids(instance.name):
+            shared_monolith.stop_service(instance.name)  # reap what is left of it
+            shared_monolith.start_service(instance.name)
 
 
 def _wait_for(condition, what: str) -> None:  # type: ignore[no-untyped-def]
