@@ -5,9 +5,9 @@
 #   1. no engine answers -> install Debian's docker.io (and debootstrap), start
 #      `dockerd --bridge=none --iptables=false --ip-masq=false`, wait for `docker info`;
 #   2. build stand-ins for the images bench.toml's [docker] section names (python,
-#      postgres, nats) from Debian packages: ONE debootstrap (minbase) rootfs holding
-#      python3+pip, postgresql and nats-server, imported once, then committed three
-#      times with a different entrypoint (the three images share that one layer).
+#      postgres, nats, redis) from Debian packages: ONE debootstrap (minbase) rootfs holding
+#      python3+pip, postgresql, nats-server and redis-server, imported once, then committed
+#      once per image with a different entrypoint (the images share that one layer).
 #
 # Cache (ARCHBENCH_CACHE, default /var/cache/archbench): the rootfs tarball, keyed by
 # the recipe hash. An image that exists is kept, unless it is one of our stand-ins
@@ -48,7 +48,7 @@ fi
 say "engine answers: $(docker version --format '{{.Server.Version}}')"
 
 # -- 2. which tags ----------------------------------------------------------------------------
-read -r PY_TAG PG_TAG NATS_TAG < <(python3 - <<'EOF'
+read -r PY_TAG PG_TAG NATS_TAG REDIS_TAG < <(python3 - <<'EOF'
 import tomllib
 try:
     with open("bench.toml", "rb") as f:
@@ -57,13 +57,15 @@ except FileNotFoundError:
     docker = {}
 print(docker.get("python_image", "python:3.11-slim"),
       docker.get("postgres_image", "postgres:16"),
-      docker.get("nats_image", "nats:2.10"))
+      docker.get("nats_image", "nats:2.10"),
+      docker.get("redis_image", "redis:7"))
 EOF
 ) || true
 # (no python3 with tomllib: the defaults of harness/config.py)
 PY_TAG=${PY_TAG:-python:3.11-slim}
 PG_TAG=${PG_TAG:-postgres:16}
 NATS_TAG=${NATS_TAG:-nats:2.10}
+REDIS_TAG=${REDIS_TAG:-redis:7}
 
 SUITE=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 MIRROR=${ARCHBENCH_DEBIAN_MIRROR:-$(
@@ -71,7 +73,7 @@ MIRROR=${ARCHBENCH_DEBIAN_MIRROR:-$(
         | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -n 1 | tr -d ' ' || true
 )}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-PACKAGES="ca-certificates,python3,python3-pip,python3-venv,python-is-python3,postgresql,nats-server"
+PACKAGES="ca-certificates,python3,python3-pip,python3-venv,python-is-python3,postgresql,nats-server,redis-server"
 CA_BUNDLE=$(pip config get global.cert 2>/dev/null || true)
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 
@@ -102,13 +104,15 @@ PG_FILE=.ci/postgres-entrypoint.sh
 PG_CHANGES=(--change 'ENV PGDATA=/var/lib/postgresql/data'
     --change 'ENTRYPOINT ["postgres-entrypoint.sh"]' --change 'CMD ["postgres"]')
 NATS_CHANGES=(--change 'ENTRYPOINT ["nats-server"]' --change 'CMD []')
+REDIS_CHANGES=(--change 'ENTRYPOINT ["redis-server"]' --change 'CMD []')
 PY_RECIPE=$(recipe_of "" "${PY_CHANGES[@]}")
 PG_RECIPE=$(recipe_of "$PG_FILE" "${PG_CHANGES[@]}")
 NATS_RECIPE=$(recipe_of "" "${NATS_CHANGES[@]}")
+REDIS_RECIPE=$(recipe_of "" "${REDIS_CHANGES[@]}")
 
 if ! needs_build "$PY_TAG" "$PY_RECIPE" && ! needs_build "$PG_TAG" "$PG_RECIPE" \
-    && ! needs_build "$NATS_TAG" "$NATS_RECIPE"; then
-    say "images present: $PY_TAG $PG_TAG $NATS_TAG (nothing to do)"
+    && ! needs_build "$NATS_TAG" "$NATS_RECIPE" && ! needs_build "$REDIS_TAG" "$REDIS_RECIPE"; then
+    say "images present: $PY_TAG $PG_TAG $NATS_TAG $REDIS_TAG (nothing to do)"
     exit 0
 fi
 
@@ -176,6 +180,7 @@ commit_standin() {  # tag, recipe, file to add at /usr/local/bin/ ("" for none),
 commit_standin "$PY_TAG" "$PY_RECIPE" "" "${PY_CHANGES[@]}"
 commit_standin "$PG_TAG" "$PG_RECIPE" "$PG_FILE" "${PG_CHANGES[@]}"
 commit_standin "$NATS_TAG" "$NATS_RECIPE" "" "${NATS_CHANGES[@]}"
+commit_standin "$REDIS_TAG" "$REDIS_RECIPE" "" "${REDIS_CHANGES[@]}"
 # Drop older stand-in bases and rootfs tarballs (the tags above moved to the new ones).
 docker image ls --format '{{.Repository}}:{{.Tag}}' archbench/standin-base \
     | grep -vx "$BASE_TAG" | xargs -r docker rmi >/dev/null 2>&1 || true

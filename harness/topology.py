@@ -11,6 +11,7 @@ Wiring references (values of ``ServiceSpec.wiring``):
 - ``"postgres:DBNAME"`` -> a ``postgresql://user:password@127.0.0.1:PORT/DBNAME`` URL of the
   PostgreSQL server that holds database DBNAME
 - ``"nats"``            -> a ``nats://127.0.0.1:PORT`` URL
+- ``"redis"``           -> a ``redis://127.0.0.1:PORT/0`` URL (a cache: no persistence)
 - ``"service:NAME"``    -> ``http://127.0.0.1:PORT`` of another service of the target
 
 Every service also receives ``HOST=127.0.0.1``, ``PORT``, ``WORKERS``,
@@ -20,10 +21,10 @@ Every service also receives ``HOST=127.0.0.1``, ``PORT``, ``WORKERS``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-InfraKind = Literal["postgres", "nats"]
+InfraKind = Literal["postgres", "nats", "redis"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,27 @@ class Topology:
                 done.add(spec.name)
                 pending.remove(spec)
         return ordered
+
+
+def with_redis_cache(base: Topology, readers: tuple[str, ...], *, memory_mb: int = 256) -> Topology:
+    """``base`` with a Redis product cache: target ``<base>-redis``, the same services, one
+    extra ``redis`` infrastructure piece, and ``REDIS_URL`` + ``CACHE=redis`` on ``readers``
+    (the services that answer product reads; ``targets.common.cache`` says what they cache).
+
+    ``memory_mb``: the Redis instance's memory (MiB). ValueError for an unknown reader.
+    """
+    unknown = sorted(set(readers) - {spec.name for spec in base.services})
+    if unknown or not readers:
+        raise ValueError(f"{base.target}: cache readers {unknown or list(readers)} are not services "
+                         f"of it; its services: {', '.join(s.name for s in base.services)}")
+    services = tuple(
+        replace(spec, wiring={**spec.wiring, "REDIS_URL": "redis"}, env={**spec.env, "CACHE": "redis"})
+        if spec.name in readers else spec
+        for spec in base.services
+    )
+    return replace(
+        base, target=f"{base.target}-redis", services=services,
+        description=f"{base.description}; product reads cached in Redis (cache-aside, invalidated "
+        "on every stock change)",
+        infra=(*base.infra, InfraSpec(kind="redis", cpus=0.5, memory_mb=memory_mb)),
+    )

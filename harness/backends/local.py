@@ -177,7 +177,7 @@ class _LocalLauncher(Launcher):
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
-        starters = {"postgres": self._postgres, "nats": self._nats}
+        starters = {"postgres": self._postgres, "nats": self._nats, "redis": self._redis}
         return starters[spec.kind](spec, wiring, cpus, memory_mb)
 
     def _nats(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
@@ -186,6 +186,17 @@ class _LocalLauncher(Launcher):
         store.mkdir()
         argv = infra.nats_argv(infra.find_nats_server(), wiring.ports[spec.name],
                                wiring.monitor_ports[spec.name], store)  # fmt: skip
+        return self._handle(self._limited(ProcessSpec(
+            name=spec.name, argv=argv, env=dict(self.base_env), cwd=store,
+            log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
+            stop_timeout=INFRA_STOP_TIMEOUT,
+        ), cpus, memory_mb))  # fmt: skip
+
+    def _redis(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
+        """A cache-only Redis (no persistence), its working dir below the deployment's directory."""
+        store = self.root / spec.name
+        store.mkdir()
+        argv = infra.redis_argv(infra.find_redis_server(), wiring.ports[spec.name], store, memory_mb)
         return self._handle(self._limited(ProcessSpec(
             name=spec.name, argv=argv, env=dict(self.base_env), cwd=store,
             log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
