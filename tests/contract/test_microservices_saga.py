@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,13 @@ import aiohttp
 import asyncpg
 import orjson
 import pytest
+from helpers.deploy import deploy
+from helpers.http import call as json_call
 
 from harness.backends.base import DeploySettings
 from harness.backends.lifecycle import ManagedDeployment
-from harness.backends.local import LocalBackend
-from targets.microservices.topology import TOPOLOGY
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.timeout(180)]
 
 
 @dataclass(frozen=True)
@@ -51,26 +51,26 @@ class Microservices:
 
 @pytest.fixture(scope="module")
 def ms(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Microservices]:
+    """Module scope: each test makes its own users and products, and starts again every
+    service it stops or kills before it ends."""
     workdir: Path = tmp_path_factory.mktemp("microservices")
-    settings = DeploySettings(run_id="test-saga", workdir=workdir, health_timeout=60.0)
-    with LocalBackend().up(TOPOLOGY, settings) as deployment:
-        urls = deployment.service_urls
+    with deploy("microservices", workdir, run_id="test-saga", health_timeout=60.0) as deployed:
+        deployment, urls = deployed.deployment, deployed.deployment.service_urls
         yield Microservices(
-            deployment, settings, deployment.url, urls["catalog"], urls["users"], urls["orders"]
+            deployment, deployed.settings, deployment.url, urls["catalog"], urls["users"],
+            urls["orders"],
         )
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-        yield session
+def http(http_session: aiohttp.ClientSession) -> aiohttp.ClientSession:
+    return http_session
 
 
 async def call(
     http: aiohttp.ClientSession, method: str, url: str, body: Any = None, **headers: str
 ) -> tuple[int, Any]:
-    async with http.request(method, url, json=body, headers=headers) as response:
-        return response.status, await response.json(content_type=None)
+    return await json_call(http, method, url, body, headers=headers)
 
 
 async def token(http: aiohttp.ClientSession, ms: Microservices, admin: bool = False) -> str:
