@@ -82,8 +82,13 @@ class RunFigures:
 # -- the trivial target ---------------------------------------------------------------------
 
 
-def serve(port: int) -> None:
-    """Run the trivial aiohttp server on 127.0.0.1:``port`` (the ``--serve`` mode)."""
+def serve(port: int, latency_ms: float = 0.0) -> None:
+    """Run the trivial aiohttp server on 127.0.0.1:``port`` (the ``--serve`` mode).
+
+    ``latency_ms`` > 0: each answer waits that long first (no CPU), like a slower target.
+    """
+    import asyncio
+
     from aiohttp import web
 
     body = b'{"id": 1, "name": "probe", "price_cents": 1999, "stock": 10}'
@@ -91,6 +96,8 @@ def serve(port: int) -> None:
 
     async def tiny(request: web.Request) -> web.Response:
         count[0] += 1
+        if latency_ms > 0:
+            await asyncio.sleep(latency_ms / 1000)
         return web.Response(body=body, content_type="application/json")
 
     async def login(request: web.Request) -> web.Response:
@@ -129,14 +136,16 @@ def _served(url: str) -> int:
 class TrivialServer:
     """The trivial server as a pinned subprocess (a context manager); ``url`` once up."""
 
-    def __init__(self, cpu: int) -> None:
+    def __init__(self, cpu: int, latency_ms: float = 0.0) -> None:
         self.cpu = cpu
+        self.latency_ms = latency_ms
         self.url = ""
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> TrivialServer:
         port = _free_port()
-        self._process = subprocess.Popen([sys.executable, __file__, "--serve", str(port)],
+        self._process = subprocess.Popen([sys.executable, __file__, "--serve", str(port),
+                                          "--latency-ms", str(self.latency_ms)],
                                          preexec_fn=_pinned(self.cpu))  # type: ignore[arg-type]  # noqa: PLW1509
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -198,6 +207,22 @@ def _cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the generator's process group (its own session), SIGKILL if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=15)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    process.wait()
+
+
 def measure_run(variant: str, server: TrivialServer, cpu: int, *, users: int = 20,
                 warmup_s: float = 3.0, seconds: float = 8.0) -> RunFigures:
     """One run of ``variant`` ("bare", "shopper" or "wrk") pinned to ``cpu``: its measured window."""
@@ -217,12 +242,7 @@ def measure_run(variant: str, server: TrivialServer, cpu: int, *, users: int = 2
             cpu_s = _cpu_seconds(process.pid) - cpu_s
             elapsed = time.monotonic() - started
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            _stop(process)
         if variant == "shopper" and not any((directory / "samples").glob("samples-*.tsv")):
             raise RuntimeError("the shopper wrote no sample file: the hook was not on")
         return RunFigures(variant, requests, elapsed, cpu_s)
@@ -230,10 +250,10 @@ def measure_run(variant: str, server: TrivialServer, cpu: int, *, users: int = 2
 
 def measure_rounds(variants: tuple[str, ...], *, generator_cpu: int = 0, target_cpu: int = 1,
                    rounds: int = 3, users: int = 20, warmup_s: float = 3.0, seconds: float = 8.0,
-                   echo: object = print) -> dict[str, list[RunFigures]]:
+                   latency_ms: float = 0.0, echo: object = print) -> dict[str, list[RunFigures]]:
     """Every variant ``rounds`` times, alternating, against one trivial server: the runs per variant."""
     figures: dict[str, list[RunFigures]] = {variant: [] for variant in variants}
-    with TrivialServer(target_cpu) as server:
+    with TrivialServer(target_cpu, latency_ms) as server:
         for round_ in range(rounds):
             order = variants if round_ % 2 == 0 else tuple(reversed(variants))  # alternate who goes first
             for variant in order:
@@ -268,22 +288,24 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20, help="Locust users (wrk connections)")
     parser.add_argument("--generator-cpu", type=int, default=0)
     parser.add_argument("--target-cpu", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="the server waits this long before each answer (a slower target)")
     parser.add_argument("--wrk", action="store_true", help="also run wrk on GET /products/1")
     parser.add_argument("--json", action="store_true", help="print the medians as JSON at the end")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve)
+        serve(args.serve, args.latency_ms)
         return
     variants = VARIANTS + (("wrk",) if args.wrk else ())
     if args.wrk and shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
     print(f"generator on cpu {args.generator_cpu}, trivial target on cpu {args.target_cpu}, "
           f"{args.users} users, {args.rounds} alternating rounds of {args.seconds:g}s "
-          f"(after {args.warmup:g}s warm-up)")
+          f"(after {args.warmup:g}s warm-up), server latency {args.latency_ms:g} ms")
     figures = measure_rounds(variants, generator_cpu=args.generator_cpu, target_cpu=args.target_cpu,
                              rounds=args.rounds, users=args.users, warmup_s=args.warmup,
-                             seconds=args.seconds)
+                             seconds=args.seconds, latency_ms=args.latency_ms)
     medians = {v: {f: median_of(runs, f) for f in ("rps", "cpu_share", "per_core")}
                for v, runs in figures.items()}
     for variant, median in medians.items():
