@@ -101,3 +101,13 @@ def test_capacity_config_gets_the_cached_ceiling_for_this_host(tmp_path: Path,
     assert "9,000 req/s" in said[-1]
     capped = dataclasses.replace(config, capacity=CapacityConfig(max_rate=250.0))
     assert with_generator_ceiling(capped, said.append, path) is capped
+
+
+def test_calibrate_refuses_a_target_core_that_is_the_generator_core(tmp_path: Path) -> None:
+    from harness.cli.calibrate import calibrate
+    from harness.errors import BenchError
+
+    config = Config(cpu=CpuConfig(generator_cpus="0", target_cpus="0"))
+    with pytest.raises(BenchError, match=r"cpu.generator_cpus = '0', cpu.target_cpus = '0'"):
+        calibrate(config, rounds=1, seconds=1.0, users=1, path=tmp_path / "cache.json")
+    assert not (tmp_path / "cache.json").exists()
