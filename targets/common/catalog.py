@@ -14,8 +14,11 @@ Public API (stable):
   (name, price_cents, stock)``: input validation (``ValidationError``, 400).
 - ``async list_products(pool, limit, offset)``, ``async get_product(pool, id)``
   (None if absent), ``async create_product(pool, name, price_cents, stock)``.
-- ``product_routes(pool_key, config_key) -> list[web.RouteDef]``: ``GET /products``,
-  ``GET /products/{product_id}`` and admin-only ``POST /products``.
+- ``async get_products(pool, ids)``: the products of ``ids`` that exist (any order).
+- ``product_routes(pool_key, config_key, cache_key=None) -> list[web.RouteDef]``:
+  ``GET /products``, ``GET /products/{product_id}`` and admin-only ``POST /products``;
+  with ``cache_key`` (an app key holding a ``targets.common.cache.ProductCache`` or None)
+  the reads go through the cache and a creation invalidates its pages.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import asyncpg
 from aiohttp import web
 
 from targets.common.auth import bearer_claims, require_admin
+from targets.common.cache import ProductCache
 from targets.common.config import ServiceConfig
 from targets.common.http import (
     ApiError,
@@ -93,6 +97,14 @@ async def get_product(pool: asyncpg.Pool, product_id: int) -> dict[str, Any] | N
     return None if row is None else product_json(row)
 
 
+async def get_products(pool: asyncpg.Pool, ids: list[int]) -> list[dict[str, Any]]:
+    """The products among ``ids`` that exist, in no particular order."""
+    rows = await pool.fetch(
+        f"SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ANY($1::bigint[])", ids
+    )
+    return [product_json(row) for row in rows]
+
+
 async def create_product(
     pool: asyncpg.Pool, name: str, price_cents: int, stock: int
 ) -> dict[str, Any]:
@@ -109,17 +121,32 @@ async def create_product(
 
 
 def product_routes(
-    pool_key: web.AppKey[asyncpg.Pool], config_key: web.AppKey[ServiceConfig]
+    pool_key: web.AppKey[asyncpg.Pool],
+    config_key: web.AppKey[ServiceConfig],
+    cache_key: web.AppKey[ProductCache | None] | None = None,
 ) -> list[web.RouteDef]:
-    """The public product routes over ``app[pool_key]`` (admin token checked with the config)."""
+    """The public product routes over ``app[pool_key]`` (admin token checked with the config),
+    through ``app[cache_key]`` when that is a cache."""
+
+    def cache_of(request: web.Request) -> ProductCache | None:
+        return request.app[cache_key] if cache_key is not None else None
 
     async def list_handler(request: web.Request) -> web.Response:
         limit, offset = parse_page(request.query)
-        return json_response(await list_products(request.app[pool_key], limit, offset))
+        pool, cache = request.app[pool_key], cache_of(request)
+        if cache is None:
+            return json_response(await list_products(pool, limit, offset))
+        page = await cache.page(lambda: list_products(pool, limit, offset),
+                                lambda ids: get_products(pool, ids), limit, offset)
+        return json_response(page)
 
     async def get_handler(request: web.Request) -> web.Response:
         product_id = path_int(request, "product_id")
-        product = await get_product(request.app[pool_key], product_id)
+        pool, cache = request.app[pool_key], cache_of(request)
+        if cache is None:
+            product = await get_product(pool, product_id)
+        else:
+            product = await cache.product(lambda: get_product(pool, product_id), product_id)
         if product is None:
             raise ApiError(404, "not_found", f"product {product_id} not found")
         return json_response(product)
@@ -128,6 +155,9 @@ def product_routes(
         require_admin(bearer_claims(request, request.app[config_key].token_secret))
         name, price_cents, stock = parse_new_product(await read_json_object(request))
         product = await create_product(request.app[pool_key], name, price_cents, stock)
+        cache = cache_of(request)
+        if cache is not None:
+            await cache.invalidate_catalog()
         return json_response(product, status=201)
 
     return [

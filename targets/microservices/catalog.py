@@ -1,6 +1,10 @@
 """Catalog service: products (public reads, admin writes) and stock reservations (internal).
 
-The product routes are ``targets.common.catalog``'s, as in the other targets.
+The product routes are ``targets.common.catalog``'s, as in the other targets. With
+``CACHE=redis`` (the ``microservices-redis`` variant) they read through
+``targets.common.cache``, and every reservation and release invalidates its products
+after its transaction committed and before it answers: the catalog makes every stock
+change, so an order that ``orders`` confirmed (its reservation answered) is visible.
 
 Run with ``python -m targets.microservices.catalog``; configured by
 ``DATABASE_URL`` (its own ``catalog`` database), ``TOKEN_SECRET``,
@@ -30,6 +34,7 @@ import uuid
 import asyncpg
 from aiohttp import web
 
+from targets.common.cache import ProductCache, cache_context, load_cache_settings
 from targets.common.catalog import product_routes
 from targets.common.config import ServiceConfig
 from targets.common.db import check_pool, pool_context
@@ -50,6 +55,7 @@ from targets.microservices.upstream import require_internal
 
 CONFIG = web.AppKey("config", ServiceConfig)
 DB = web.AppKey("db", asyncpg.Pool)
+CACHE = web.AppKey("cache", ProductCache | None)
 
 MAX_CONFIRM_BATCH = 1000  # order ids per confirm call / stale listing
 
@@ -69,7 +75,7 @@ async def reserve(request: web.Request) -> web.Response:
     order_id = _order_id(body.get("order_id"))
     items = parse_order_items(body)
     try:
-        reservation, _created = await store.reserve(request.app[DB], order_id, items)
+        reservation, created = await store.reserve(request.app[DB], order_id, items)
     except store.UnknownProduct as exc:
         raise ApiError(404, "not_found", f"product {exc.product_id} not found") from None
     except store.InsufficientStock as exc:
@@ -78,6 +84,9 @@ async def reserve(request: web.Request) -> web.Response:
         ) from None
     except store.ReservationConflict as exc:
         raise ApiError(409, "conflict", str(exc)) from None
+    cache = request.app[CACHE]
+    if created and cache is not None:  # committed: cached reads must show the new stock
+        await cache.invalidate(item.product_id for item in reservation.items)
     return json_response(reservation.as_json())
 
 
@@ -88,10 +97,13 @@ async def release(request: web.Request) -> web.Response:
     except ValueError:
         raise ValidationError("order_id must be a UUID") from None
     try:
-        released = await store.release(request.app[DB], order_id)
+        returned = await store.release(request.app[DB], order_id)
     except store.ReservationConflict as exc:
         raise ApiError(409, "conflict", str(exc)) from None
-    return json_response({"order_id": str(order_id), "released": released})
+    cache = request.app[CACHE]
+    if returned and cache is not None:
+        await cache.invalidate(returned)
+    return json_response({"order_id": str(order_id), "released": bool(returned)})
 
 
 async def confirm(request: web.Request) -> web.Response:
@@ -112,7 +124,11 @@ async def stale(request: web.Request) -> web.Response:
 
 async def internal_stats(request: web.Request) -> web.Response:
     require_internal(request, request.app[CONFIG].internal_secret)
-    return json_response(await store.stats(request.app[DB]))
+    body: dict[str, object] = dict(await store.stats(request.app[DB]))
+    cache = request.app[CACHE]
+    if cache is not None:
+        body["cache"] = await cache.stats()
+    return json_response(body)
 
 
 async def database(app: web.Application) -> None:
@@ -126,10 +142,11 @@ def create_app(config: ServiceConfig) -> web.Application:
     app.cleanup_ctx.append(
         pool_context(DB, config.database_url, config.db_pool_size, schema=store.SCHEMA)
     )
+    app.cleanup_ctx.append(cache_context(CACHE, load_cache_settings()))
     app.add_routes(
         [
             web.get("/health", health_handler(database)),
-            *product_routes(DB, CONFIG),
+            *product_routes(DB, CONFIG, CACHE),
             web.post("/internal/reservations", reserve),
             web.delete("/internal/reservations/{order_id}", release),
             web.post("/internal/reservations/confirm", confirm),

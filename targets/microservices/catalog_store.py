@@ -167,11 +167,11 @@ async def reserve(
         return Reservation(order_id, "reserved", tuple(reserved)), True
 
 
-async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
+async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> tuple[int, ...]:
     """Give back the stock reserved for ``order_id``; idempotent.
 
-    Returns True when stock was returned by this call, False when there was
-    nothing to return (already released, or never reserved: a ``released``
+    Returns the ids of the products whose stock this call gave back (truthy), or ``()``
+    when there was nothing to return (already released, or never reserved: a ``released``
     tombstone is then recorded so a late reservation for this id is refused).
     Raises ``ReservationConflict`` for a confirmed reservation (its order exists).
     """
@@ -186,7 +186,7 @@ async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
                 order_id,
             )
             if inserted:
-                return False
+                return ()
             # A reservation for this id committed while we waited: release it.
             status = await conn.fetchval(
                 "SELECT status FROM reservations WHERE order_id = $1 FOR UPDATE", order_id
@@ -196,7 +196,7 @@ async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
                 f"order {order_id} is confirmed; its stock cannot be released"
             )
         if status != "reserved":
-            return False
+            return ()
         reservation = await _load(conn, order_id, status)
         for item in reservation.items:  # product-id order, like reserve
             await conn.execute(
@@ -207,7 +207,7 @@ async def release(pool: asyncpg.Pool, order_id: uuid.UUID) -> bool:
         await conn.execute(
             "UPDATE reservations SET status = 'released' WHERE order_id = $1", order_id
         )
-        return True
+        return tuple(item.product_id for item in reservation.items)
 
 
 async def confirm(pool: asyncpg.Pool, order_ids: list[uuid.UUID]) -> int:

@@ -144,6 +144,7 @@ def aggregate_stats(
         "orders": {s: counts.get(s, 0) for s in ("pending", "confirmed", "rejected")},
         "stock_total": catalog["stock_total"],
         "units_sold": orders["units_sold"],
+        **({"cache": catalog["cache"]} if "cache" in catalog else {}),  # microservices-redis
     }
 
 

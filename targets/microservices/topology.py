@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.topology import InfraSpec, ServiceSpec, Topology
+from harness.topology import InfraSpec, ServiceSpec, Topology, with_redis_cache
 
 TOPOLOGY = Topology(
     target="microservices",
@@ -53,3 +53,7 @@ TOPOLOGY = Topology(
         for name in ("users", "catalog", "orders")
     ),
 )
+
+# The same services with a Redis cache in front of the catalog's product reads (the catalog
+# also makes every stock change, so it invalidates; see targets.common.cache).
+REDIS_TOPOLOGY = with_redis_cache(TOPOLOGY, readers=("catalog",))

@@ -4,6 +4,10 @@
 every item and records the order in ONE transaction: conditional updates
 (``stock >= quantity``) taken in product-id order so concurrent orders cannot
 deadlock; a shortfall rolls everything back and answers 409 ``insufficient_stock``.
+
+With ``CACHE=redis`` (the ``monolith-redis`` variant) product reads go through
+``targets.common.cache``; an order invalidates its products after its transaction
+committed and before it answers, so a read after a 201 shows the new stock.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from aiohttp import web
 
 from targets.common.accounts import USERS_DDL, account_routes
 from targets.common.auth import bearer_claims, require_admin
+from targets.common.cache import ProductCache, cache_context, load_cache_settings
 from targets.common.catalog import PRODUCTS_DDL, product_routes
 from targets.common.config import ServiceConfig
 from targets.common.db import check_pool, ensure_admin, pool_context
@@ -30,6 +35,7 @@ from targets.common.orders import fetch_stats, order_not_found, parse_order_item
 
 CONFIG = web.AppKey("config", ServiceConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
+CACHE = web.AppKey("cache", ProductCache | None)
 
 
 async def health_database(app: web.Application) -> None:
@@ -78,6 +84,9 @@ async def create_order(request: web.Request) -> web.Response:
             [line["quantity"] for line in lines],
             [line["price_cents"] for line in lines],
         )
+    cache = request.app[CACHE]
+    if cache is not None:  # committed: no cached read may show the old stock from now on
+        await cache.invalidate(product_id for product_id, _quantity in items)
     body = {"id": str(order_id), "status": "confirmed", "total_cents": total_cents, "items": lines}
     return json_response(body, status=201)
 
@@ -110,7 +119,11 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def stats(request: web.Request) -> web.Response:
     require_admin(bearer_claims(request, request.app[CONFIG].token_secret))
-    return json_response(await fetch_stats(request.app[POOL]))
+    body = await fetch_stats(request.app[POOL])
+    cache = request.app[CACHE]
+    if cache is not None:
+        body["cache"] = await cache.stats()
+    return json_response(body)
 
 
 def create_app(config: ServiceConfig) -> web.Application:
@@ -128,11 +141,12 @@ def create_app(config: ServiceConfig) -> web.Application:
             POOL, config.database_url, config.db_pool_size, schema=schema, on_ready=on_ready
         )
     )
+    app.cleanup_ctx.append(cache_context(CACHE, load_cache_settings()))
     app.add_routes(
         [
             web.get("/health", health_handler(health_database)),
             *account_routes(POOL, CONFIG),
-            *product_routes(POOL, CONFIG),
+            *product_routes(POOL, CONFIG, CACHE),
             web.post("/orders", create_order),
             web.get("/orders/{order_id}", get_order),
             web.get("/stats", stats),

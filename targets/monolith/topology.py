@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.topology import InfraSpec, ServiceSpec, Topology
+from harness.topology import InfraSpec, ServiceSpec, Topology, with_redis_cache
 
 TOPOLOGY = Topology(
     target="monolith",
@@ -19,3 +19,6 @@ TOPOLOGY = Topology(
     entry="app",
     infra=(InfraSpec(kind="postgres", databases=("shop",), cpus=1.0, memory_mb=1024),),
 )
+
+# The same monolith with a Redis product cache (cache-aside, see targets.common.cache).
+REDIS_TOPOLOGY = with_redis_cache(TOPOLOGY, readers=("app",))
