@@ -31,7 +31,7 @@ from harness.registry import get_topology
 from harness.results import load_results, schema_problems
 from harness.run import run_benchmark
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 SLOTS = 4
 SERVICE_S = 0.020

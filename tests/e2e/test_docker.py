@@ -21,7 +21,6 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from helpers import BENCH
 
 from harness.backends.base import DeploySettings, ResourceReading
 from harness.backends.docker import (
@@ -54,7 +54,7 @@ from harness.topology import ServiceSpec, Topology
 
 TARGETS = ("monolith", "microservices", "event-driven")
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.needs_docker, pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
 def _target_cpus() -> str:
@@ -62,18 +62,7 @@ def _target_cpus() -> str:
     return str(max(os.sched_getaffinity(0)))
 
 
-@pytest.fixture(scope="session")
-def docker_client() -> Any:
-    """A client of an engine that answers, or a skip (a failure with BENCH_REQUIRE_DOCKER)."""
-    try:
-        client = _docker_client(timeout=30)
-        client.ping()
-    except ENGINE_ERRORS as error:
-        reason = f"no Docker engine answers ({type(error).__name__}: {error})"
-        if os.environ.get("BENCH_REQUIRE_DOCKER"):
-            pytest.fail(f"BENCH_REQUIRE_DOCKER is set but {reason}")
-        pytest.skip(f"{reason}; set BENCH_REQUIRE_DOCKER=1 to make this a failure")
-    return client
+# docker_client (the engine, or the skip/fail rule of BENCH_REQUIRE_DOCKER): tests/conftest.py
 
 
 @pytest.fixture(scope="session")
@@ -269,8 +258,6 @@ def test_bench_down_removes_a_runs_containers(docker_client: Any) -> None:
         except ENGINE_ERRORS:
             pass
 
-
-BENCH = [str(Path(sys.executable).parent / "bench")]
 
 
 def test_bench_run_smoke_on_the_docker_backend(backend: DockerBackend, tmp_path: Path) -> None:

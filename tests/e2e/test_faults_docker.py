@@ -20,7 +20,7 @@ from harness.context import RunRequest, create_context
 from harness.results import load_results, schema_problems
 from harness.run import run_benchmark
 
-pytestmark = [pytest.mark.docker, pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.needs_docker, pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 PROFILE = """
 [profiles.faulty]

@@ -27,7 +27,7 @@ from harness.context import RunRequest, create_context
 from harness.results import FaultResult, load_results, schema_problems
 from harness.run import run_benchmark
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(420)]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

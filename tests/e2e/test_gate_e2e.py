@@ -13,17 +13,16 @@ import json
 import os
 import re
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from helpers import BENCH
 
 from harness.config import DEFAULT_CONFIG
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(600)]
 
-BENCH = [str(Path(sys.executable).parent / "bench")]
 GENEROUS = ["error_rate < 5%", "lost == 0", "p95 < 5s", "rps > 1", "monolith GET /products/{id}: p99 < 10s"]
 IMPOSSIBLE = ["p50 < 0.001ms"]
 

@@ -23,7 +23,7 @@ from harness.errors import BenchError
 from harness.registry import get_topology
 from harness.topology import InfraSpec, ServiceSpec, Topology
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e]
 
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _LAST_CPU = str(max(os.sched_getaffinity(0)))

@@ -12,7 +12,7 @@ import pytest
 
 from harness.backends._local_infra import accessible_bindir, postgres_user, traversable
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e]
 
 PGSERVER = Path(__file__).resolve().parents[2] / ".venv/lib/python3.11/site-packages/pgserver"
 

@@ -13,7 +13,7 @@ from harness.backends.local import LocalBackend
 from harness.errors import BenchError
 from harness.registry import get_topology
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(180)]
 needs_cgroups = pytest.mark.skipif(
     not (detect().enforces_cpu and detect().enforces_memory) and not os.environ.get("BENCH_REQUIRE_CGROUPS"),
     reason="this host cannot enforce cgroup limits (set BENCH_REQUIRE_CGROUPS=1 to fail instead)",

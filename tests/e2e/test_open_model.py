@@ -25,7 +25,7 @@ from harness.results import load_results, schema_problems
 from harness.run import run_benchmark
 from scenarios.plan import Stage
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(300)]
 
 RATE = 200.0  # arrivals/s
 LOAD_S = 22.0

@@ -13,7 +13,7 @@ from harness.backends.base import DeploySettings
 from harness.backends.local import LocalBackend
 from harness.registry import get_topology
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
 async def _read_products(url: str, requests: int, concurrency: int = 32) -> int:

@@ -13,7 +13,7 @@ from harness.backends.local import LocalBackend
 from harness.registry import get_topology
 from harness.seed import wait_healthy
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(180)]
 
 
 def test_a_killed_service_is_restarted_after_the_delay_and_a_stopped_one_is_not(tmp_path: Path) -> None:

@@ -9,18 +9,16 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import BENCH
 
 from harness.measure import live_samples_pattern
 from harness.results import SCHEMA, load_results, schema_problems
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
-
-BENCH = [str(Path(sys.executable).parent / "bench")]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
 def test_smoke_run_over_all_targets_on_the_local_backend(tmp_path: Path) -> None:

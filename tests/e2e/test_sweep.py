@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import BENCH
 
 from harness.backends._cgroups import detect
 from harness.results import load_results, schema_problems
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-BENCH = str(Path(sys.executable).parent / "bench")
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
 @pytest.mark.skipif(not detect().enforces_cpu and not os.environ.get("BENCH_REQUIRE_CGROUPS"),
@@ -31,7 +30,7 @@ def test_two_point_sweep_enforces_each_budget_and_capacity_grows(tmp_path: Path)
                                    "max_steps = 7\ntolerance = \"20%\"\n", 1)
                       if "[capacity]" in base else base + "\n[capacity]\nstep_duration = \"6s\"\n"
                       "step_warmup = \"2s\"\nmax_steps = 7\ntolerance = \"20%\"\n", encoding="utf-8")  # fmt: skip
-    done = subprocess.run([BENCH, "sweep", "monolith", "--cpus", "0.5,1", "--backend", "local",
+    done = subprocess.run([*BENCH, "sweep", "monolith", "--cpus", "0.5,1", "--backend", "local",
                            "--config", str(config), "--out", str(tmp_path / "reports")],
                           capture_output=True, text=True, env=env, timeout=850, check=False)  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]

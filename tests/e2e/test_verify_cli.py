@@ -15,7 +15,7 @@ from harness.backends.base import DeploySettings
 from harness.backends.local import LocalBackend
 from harness.registry import get_topology
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e]
 
 
 @pytest.mark.timeout(300)
