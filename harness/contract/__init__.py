@@ -37,6 +37,9 @@ Rules of the contract the checks pin down beyond the README's endpoint table:
 - An ``Authorization`` header whose bytes are no token (latin-1 or invalid UTF-8
   bytes, non-ASCII text) is 401 ``unauthorized`` with the usual error body on
   every authenticated route, never a 500 (``token_encoding_401``).
+- A product read after a confirmed order (201, or 202 then ``confirmed``) shows the new
+  stock on the first try, in ``GET /products/{id}`` and in ``GET /products``: a target
+  that caches product reads invalidates before it confirms (``read_after_order_shows_new_stock``).
 - ``GET /health`` tells the truth under load: 1000 keep-alive connections sending 4
   requests each (``_checks_accounts.HEALTH_LOAD_*``) at a healthy target all get 200
   (``health_under_load``).
@@ -84,6 +87,7 @@ from harness.contract._checks_orders import (
     check_order_unknown_product,
     check_product_get,
     check_products_paging,
+    check_read_after_order,
     check_sql_injection,
     check_stats,
 )
@@ -120,6 +124,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("create_product_invalid_400", check_create_product_invalid),
     ("order", check_order),
     ("order_ignores_extra_fields", check_order_ignores_extra_fields),
+    ("read_after_order_shows_new_stock", check_read_after_order),
     ("order_invalid_400", check_order_invalid),
     ("bad_tokens_401", check_bad_tokens),
     ("token_encoding_401", check_token_encoding),

@@ -471,3 +471,34 @@ async def check_concurrent_orders(ctx: Context) -> str:
     slowest = max(o.pending_s for o in outcomes)
     extra = f", slowest final status after {slowest:.2f} s" if ctx.mode == "async" else ""
     return f"50 concurrent orders for stock 10: 10 confirmed, 40 rejected, stock 0{extra}"
+
+
+async def check_read_after_order(ctx: Context) -> str:
+    """A product read after a confirmed order shows the new stock at once, cached or not.
+
+    The product and the page listing it are read first (a cache would now hold them), then an
+    order is confirmed (201, or 202 then ``confirmed``); the very next reads, without retrying,
+    must show the stock the order left: a cache must be invalidated before the order is.
+    """
+    product = await ctx.new_product(stock=9, price_cents=300)
+    count = int((await ctx.stats())["products"])  # the newest product is among the last ones
+    page_path = f"/products?limit=100&offset={max(0, count - 50)}"
+
+    async def listed() -> dict[str, Any] | None:
+        page = expect(await ctx.api.call("GET", page_path), 200)
+        return next((p for p in page if p["id"] == product["id"]), None)
+
+    for _ in range(2):  # twice: the second read is the one a cache answers
+        expect_true((await ctx.product(product["id"]))["stock"] == 9, "stock before the order")
+        before = await listed()
+        expect_true(before is None or before["stock"] == 9, f"page before the order: {before!r}")
+    items = [{"product_id": product["id"], "quantity": 4}]
+    outcome = await ctx.place_order(ctx.user.token, {"items": items})
+    expect_true(outcome.result == "confirmed", f"order not confirmed: {outcome.reply.describe()}")
+    read = (await ctx.product(product["id"]))["stock"]
+    expect_true(read == 5, f"GET /products/{{id}} right after the confirmed order: stock {read}, want 5")
+    row = await listed()
+    expect_true(row is None or row["stock"] == 5,
+                f"GET {page_path} right after the confirmed order: {row!r}, want stock 5")
+    return f"{ctx.mode}: stock 9 -> 5 visible on the first read after confirmation" + (
+        "" if row is not None else " (the product is past the first page)")
