@@ -61,7 +61,7 @@ class CpuConfig:
 
     generator_cpus: str = "0"
     target_cpus: str = "1"
-    generator_processes: int = _number(1, ge=1)
+    generator_processes: int = _number(0, ge=0, why="0: one per core of generator_cpus")
     generator_bound_pct: float = _number(90.0, ge=0, le=100)  # mean generator CPU % above which a run is generator-bound
     # Each instance's cpus/memory: "auto" enforces them where the backend can (docker always;
     # local with cgroups, as root) and reports them elsewhere; "enforce" refuses to run
@@ -223,9 +223,7 @@ class CapacityConfig:
 
 
 @dataclass(frozen=True)
-class SweepConfig:
-    """``bench sweep``'s grid when the command line gives none."""
-
+class SweepConfig:  # `bench sweep`'s grid when the command line gives none
     cpus: tuple[float, ...] = (0.5, 1.0)  # total vCPU budgets per target
     replicas: tuple[str, ...] = ()  # "SERVICE=N[,N...]", e.g. "catalog=1,2"
 
@@ -345,13 +343,20 @@ def parse_config(
     source = Source(origin, overridden or {})
     config = build(Config, data, source, "")
     config = dataclasses.replace(config, profiles={
-        name: dataclasses.replace(profile, name=name) for name, profile in config.profiles.items()})
+        name: dataclasses.replace(profile, name=name) for name, profile in config.profiles.items()},
+        cpu=_resolve_generator_processes(config.cpu))
     _check_names(config, source)
     _check_profiles(config, source)
     _check_scenario(config, source)
     _check_pairs(config, source)
     _check_generator(config, source)
     return config
+
+
+def _resolve_generator_processes(cpu: CpuConfig) -> CpuConfig:
+    """``generator_processes = 0`` (auto): one Locust process per ``generator_cpus`` core (or one)."""
+    cores = len(parse_cpu_list(cpu.generator_cpus)) or 1
+    return cpu if cpu.generator_processes else dataclasses.replace(cpu, generator_processes=cores)
 
 
 def check_machine(config: Config, available: frozenset[int] | None = None,

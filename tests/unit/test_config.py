@@ -153,7 +153,7 @@ def _parse(section: str, values: dict) -> None:  # type: ignore[type-arg]
         ("scenario", {"request_timeout": 0}, ["scenario.request_timeout", "0", "> 0s"]),
         ("scenario", {"request_timeout": "0s"}, ["scenario.request_timeout", "'0s'", "> 0s"]),
         ("scenario", {"login": -1}, ["scenario.login", "-1", ">= 0"]),
-        ("cpu", {"generator_processes": 0}, ["cpu.generator_processes", "0", ">= 1"]),
+        ("cpu", {"generator_processes": -1}, ["cpu.generator_processes", "-1", ">= 0"]),  # 0: auto
         ("cpu", {"generator_bound_pct": 120}, ["cpu.generator_bound_pct", "120", "0 to 100"]),
         ("cpu", {"target_cpus": "1-x"}, ["cpu.target_cpus", "'1-x'", "cpu set"]),
         ("seed", {"users": 0}, ["seed.users", "0", ">= 1", "logs in"]),
@@ -300,8 +300,8 @@ def test_a_bad_flag_value_names_the_flag_not_the_file(tmp_path: Path) -> None:
     assert str(raised.value) == "--profile nope: unknown profile 'nope'; valid profiles: a, b"
     with pytest.raises(ConfigError, match=r"^BENCH_PROFILE=nope: unknown profile"):
         load_config(path, {"run.profile": Override("nope", "BENCH_PROFILE")})
-    with pytest.raises(ConfigError, match=r"^override cpu.generator_processes=0: 0 is out of range"):
-        load_config(path, {"cpu.generator_processes": 0})
+    with pytest.raises(ConfigError, match=r"^override cpu.generator_processes=-1: -1 is out of range"):
+        load_config(path, {"cpu.generator_processes": -1})
     path.write_text('[run]\nprofile = "nope"\n[profiles.a]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"^{path}: run.profile: unknown profile 'nope'"):
         load_config(path)
@@ -361,3 +361,10 @@ def test_config_module_stays_one_module_and_keeps_its_public_names() -> None:
     assert "arrival" in config_module.Profile.__dataclass_fields__
     assert "max_in_flight" in config_module.Profile.__dataclass_fields__
     assert 0.5 in config_module.Range(ge=0, le=1) and 2 not in config_module.Range(ge=0, le=1)
+
+
+@pytest.mark.parametrize(("cpus", "processes", "expected"), [("0-3", 0, 4), ("", 0, 1), ("0", 0, 1), ("0-3", 2, 2)])
+def test_generator_processes_zero_means_one_per_generator_core(cpus: str, processes: int, expected: int) -> None:
+    data = {"cpu": {"generator_cpus": cpus, "generator_processes": processes},
+            "profiles": {"quick": {"stages": [{"duration": "10s", "users": 1}]}}}
+    assert parse_config(data).cpu.generator_processes == expected
