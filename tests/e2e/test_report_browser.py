@@ -12,17 +12,17 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image  # installed with matplotlib
+from unit.report_fixture import copy_capacity_fixture  # tests/ is on sys.path (tests/conftest.py)
 
 from harness.report import write_run_reports
 from harness.results import load_results
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.timeout(180)]
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "results-v1"
 CONSOLE = re.compile(r":(INFO|WARNING|ERROR|VERBOSE\d*):CONSOLE[:(]")
@@ -104,9 +104,6 @@ def test_report_opens_in_chromium_without_console_errors(run_dir: Path, tmp_path
 
 def test_a_capacity_report_opens_in_chromium(tmp_path: Path) -> None:
     """A `bench capacity` run (every target searched): the Capacity section and its figures render."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-    from report_fixture import copy_capacity_fixture
-
     run_dir = copy_capacity_fixture(tmp_path)
     write_run_reports(run_dir)
     results = load_results(run_dir)
