@@ -33,8 +33,9 @@ bench: $(STAMP) $(NODE_STAMP)
 test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python -m pytest
 
+# The fast selection: no deployment, no engine, no bench end to end (see tests/conftest.py).
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit
+	$(BIN)/python -m pytest -m "not needs_postgres and not needs_docker and not e2e"
 
 lint: $(STAMP)
 	$(BIN)/ruff check harness targets scenarios tests benchmarks
