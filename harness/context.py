@@ -94,11 +94,18 @@ def resolve_profile(config: Config, name: str, users: int | None = None,
     return profile
 
 
-def check_url(url: str) -> str:
-    """``url`` without a trailing slash; refuse anything not on the loopback interface."""
+def check_url(url: str, allow_remote: bool = False) -> str:
+    """``url`` without a trailing slash; refuse anything not on the loopback interface.
+
+    ``allow_remote`` (``--allow-remote-url``, an explicit opt-in, never a default) accepts
+    any http(s) host the user named: a service on another host or network namespace.
+    """
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or parts.hostname not in ("127.0.0.1", "localhost"):
-        raise ConfigError(f"--url {url!r}: give http://127.0.0.1:PORT (archbench only drives local services)")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--url {url!r}: give http://HOST:PORT, e.g. http://127.0.0.1:8080")
+    if parts.hostname not in ("127.0.0.1", "localhost") and not allow_remote:
+        raise ConfigError(f"--url {url!r}: give http://127.0.0.1:PORT (archbench only drives local "
+                          "services), or add --allow-remote-url to drive the address you named")
     return url.rstrip("/")
 
 
@@ -114,6 +121,7 @@ class RunRequest:
     pid: int | None = None  # --url service's process id, to sample its resources
     admin_user: str | None = None
     admin_password: str | None = None
+    allow_remote_url: bool = False  # --allow-remote-url: --url may name a non-loopback host
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ class RunContext:
 def _external(config: Config, request: RunRequest) -> ExternalTarget:
     if request.targets:
         raise ConfigError("give either TARGET names or --url, not both")
-    url = check_url(str(request.url))
+    url = check_url(str(request.url), allow_remote=request.allow_remote_url)
     if not request.admin_user or not request.admin_password:
         raise ConfigError("--url needs the service's admin credentials: --admin-user and --admin-password "
                           "(or BENCH_ADMIN_USER / BENCH_ADMIN_PASSWORD)")

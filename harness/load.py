@@ -12,6 +12,11 @@ every few seconds in a log).
 Locust never outlives the harness (``harness.orphans``): it is started with the
 parent-death signal and ``ARCHBENCH_OWNER`` set to this harness's owner token, and each
 load run first kills the generators that dead harnesses left behind.
+
+With generator hosts (``LoadPlan.hosts``, ``harness.distributed``) this Locust is the
+master only: it waits for every worker process, the workers run the shoppers and stream
+their samples here, and the outcome carries each worker's report and the reasons the
+step is invalid (a worker missing, saturated, or not clock-aligned).
 """
 
 from __future__ import annotations
@@ -24,12 +29,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from harness.backends.ownership import OWNER_ENV, owner_token
 from harness.config import Profile
 from harness.cpus import check_cpu_list
+from harness.distributed import (
+    LOCUSTFILE_NAME,
+    GeneratorHosts,
+    WorkerInfo,
+    locustfile_source,
+    master_options,
+    read_workers,
+    worker_problems,
+)
 from harness.errors import BenchError
 from harness.orphans import die_with_parent, reap_dead_generators
 from harness.progress import LiveFigures, ProgressView, progress_interval_s
@@ -50,6 +65,8 @@ class LoadPlan:
     workdir: Path  # scenario.json, locust.log and the sample files (settings.samples_dir)
     generator_cpus: str = ""
     processes: int = 1
+    hosts: GeneratorHosts = GeneratorHosts()  # remote generator hosts (none: load from here)
+    bound_pct: float = 90.0  # a remote worker's mean CPU % at or above which the step is invalid
 
 
 @dataclass(frozen=True)
@@ -61,16 +78,21 @@ class LoadOutcome:
     exit_code: int | None
     log: Path
     timed_out: bool
+    workers: tuple[WorkerInfo, ...] = ()  # remote generator worker processes (distributed only)
+    generator_problems: tuple[str, ...] = ()  # why the distributed generator invalidates the step
 
 
-def locust_command(plan: LoadPlan) -> list[str]:
-    """The Locust command line for ``plan``."""
+def locust_command(plan: LoadPlan, locustfile: Path = LOCUSTFILE) -> list[str]:
+    """The Locust command line for ``plan`` (the master's, with generator hosts)."""
     command = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
         "--host", plan.url, "--loglevel", "WARNING", "--exit-code-on-error", "0",
         "--stop-timeout", "2",
     ]
-    if plan.processes > 1:
+    if plan.hosts.distributed:
+        command += [*master_options(plan.hosts),
+                    "--expect-workers-max-wait", f"{plan.hosts.connect_timeout_s:g}"]
+    elif plan.processes > 1:
         command += ["--processes", str(plan.processes)]
     return command
 
@@ -88,6 +110,10 @@ def run_load(plan: LoadPlan, console: Console | None = None,
     samples_dir.mkdir(parents=True, exist_ok=True)
     settings_path = plan.workdir / "scenario.json"
     settings_path.write_text(plan.settings.to_json(), encoding="utf-8")
+    locustfile = LOCUSTFILE
+    if plan.hosts.distributed:  # the workers download it from the master (Locust's -f -)
+        locustfile = plan.workdir / LOCUSTFILE_NAME
+        locustfile.write_text(locustfile_source(plan.settings.to_json()), encoding="utf-8")
     log_path = plan.workdir / "locust.log"
     cpus = check_cpu_list(plan.generator_cpus, "cpu.generator_cpus")  # strict: never silently unpinned
     env = {**os.environ, ENV_VAR: str(settings_path), "PYTHONUNBUFFERED": "1", OWNER_ENV: owner_token()}
@@ -99,11 +125,12 @@ def run_load(plan: LoadPlan, console: Console | None = None,
     launched = time.time()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            locust_command(plan), stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+            locust_command(plan, locustfile), stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
             # pinning and the parent-death signal must be set between fork and exec
             preexec_fn=die_with_parent(cpus), start_new_session=True,  # noqa: PLW1509
         )
-    limit = launched + plan.profile.duration + GRACE_S
+    limit = launched + plan.profile.duration + GRACE_S + (
+        plan.hosts.connect_timeout_s if plan.hosts.distributed else 0.0)
     marker = samples_dir / "start.txt"
     start_s: float | None = None
     figures = LiveFigures(samples_dir)
@@ -127,6 +154,9 @@ def run_load(plan: LoadPlan, console: Console | None = None,
     except BaseException:
         _stop(process)
         raise
+    finally:
+        if locustfile != LOCUSTFILE:
+            locustfile.unlink(missing_ok=True)  # it holds the shoppers' passwords
     ended = time.time()
     if start_s is None:
         tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
@@ -134,7 +164,17 @@ def run_load(plan: LoadPlan, console: Console | None = None,
     return LoadOutcome(
         start_s=start_s, end_s=min(ended, start_s + plan.profile.duration),
         exit_code=process.returncode, log=log_path, timed_out=timed_out,
+        **_distributed_outcome(plan, samples_dir),
     )
+
+
+def _distributed_outcome(plan: LoadPlan, samples_dir: Path) -> dict[str, Any]:
+    """``LoadOutcome`` fields of a distributed step: the workers and what invalidates it."""
+    if not plan.hosts.distributed:
+        return {}
+    workers = read_workers(samples_dir)
+    problems = worker_problems(workers, plan.hosts.expected_workers, plan.bound_pct)
+    return {"workers": tuple(workers), "generator_problems": tuple(problems)}
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

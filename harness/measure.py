@@ -25,8 +25,9 @@ import pandas as pd
 
 from harness.analysis import FAILURE_CLASSES, Analysis, Window, analyse
 from harness.backends.base import Deployment, ResourceReading
-from harness.config import Config, Profile
+from harness.config import Config, Profile, generator_hosts
 from harness.context import Interrupted, RunContext, interrupt_name
+from harness.distributed import scenario_options
 from harness.errors import ConfigError
 from harness.faults import FaultPlanError, PlannedFault, plan_faults
 from harness.faults_run import FaultScheduler
@@ -41,6 +42,7 @@ from harness.registry import get_topology
 from harness.resilience import FaultInputs, fault_section
 from harness.resources import GENERATOR, ResourceSampler, generator_info, summarise
 from harness.results import (
+    CacheStats,
     FaultEvent,
     FaultsSection,
     Integrity,
@@ -204,7 +206,8 @@ def load_phase(context: RunContext, target: TargetUnderTest, settings: ScenarioS
 
     plan = LoadPlan(target=target.name, url=target.url, profile=context.profile, settings=settings,
                     workdir=files.work, generator_cpus=config.cpu.generator_cpus,
-                    processes=config.cpu.generator_processes)
+                    processes=config.cpu.generator_processes, hosts=generator_hosts(config),
+                    bound_pct=config.cpu.generator_bound_pct)
     interrupted: str | None = None
     outcome: LoadOutcome | None = None
     clock = time.monotonic()
@@ -311,6 +314,22 @@ def integrity_phase(context: RunContext, target: TargetUnderTest, seed: SeedResu
     )
 
 
+def cache_counts(before: Any, after: Any) -> CacheStats | None:
+    """A cached target's reads between two ``GET /stats`` ``cache`` bodies (pure; None when the
+    target has no cache). Counts that went down (Redis restarted and lost them) count from 0."""
+    if not isinstance(after, dict):
+        return None
+    start = before if isinstance(before, dict) else {}
+    counts = {}
+    for name in ("hits", "misses", "bypassed"):
+        now, then = int(after.get(name) or 0), int(start.get(name) or 0)
+        counts[name] = now - then if now >= then else now
+    reads = sum(counts.values())
+    return CacheStats(kind=str(after.get("kind", "redis")), hits=counts["hits"],
+                      misses=counts["misses"], bypassed=counts["bypassed"],
+                      hit_ratio=counts["hits"] / reads if reads else None)
+
+
 def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[str, float]) -> TargetResult:
     """Seed, load, analyse and reconcile ``target``; write its files; return its result.
 
@@ -323,7 +342,7 @@ def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[s
     tracker = OrderTracker(target.url, poll_interval_s=config.integrity.poll_interval).start()
     settings = ScenarioSettings.from_config(config.scenario, seed, context.profile,
                                             samples_dir=str(files.samples), order_socket=tracker.address,
-                                            processes=config.cpu.generator_processes)
+                                            **scenario_options(generator_hosts(config)))
     try:
         load = load_phase(context, target, settings, files, timings)
         clock = time.monotonic()
@@ -340,6 +359,9 @@ def measure_target(context: RunContext, target: TargetUnderTest, timings: dict[s
     orders_before = sum(int(v) for v in (seed.stats.get("orders") or {}).values())
     faults = faults_phase(context.profile, load, integrity, orders_before)
     result = assemble(config, context.profile, target, load, analysis, integrity, faults)
+    cache = cache_counts(seed.stats.get("cache"), (integrity["stats"] or {}).get("cache"))
+    if cache is not None:
+        result["cache"] = cache
     if load.interrupted:
         raise RunInterrupted(result, load.interrupted)
     return result
@@ -359,6 +381,7 @@ def validity(config: Config, profile: Profile, load: LoadRecord, analysis: Analy
         elif outcome.exit_code not in (0, None) or early > 2.0:
             problems.append(f"the load generator stopped {early:.0f}s early (exit code "
                             f"{outcome.exit_code}); see {outcome.log}")
+        problems += outcome.generator_problems  # distributed: a worker missing or saturated
     weights = ScenarioSettings.weights_of(config.scenario)
     if not any(weights.values()):
         problems.append("every task weight in [scenario] is 0: the shoppers did nothing")
@@ -399,6 +422,8 @@ def assemble(config: Config, profile: Profile, target: TargetUnderTest, load: Lo
                                "memory_measure": MEMORY_BY_BACKEND.get(target.backend, "pss")}
     if load.resource_errors:
         result["resources"] = {**result.get("resources", {}), "errors": load.resource_errors}
+    if load.outcome is not None and load.outcome.workers:
+        result["generator"]["workers"] = [dict(worker) for worker in load.outcome.workers]
     if faults is not None:
         result["faults"] = faults
         failed = [f"fault {e['label']} at {e['planned_s']:g}s failed: {e['error']}" for e in load.faults

@@ -121,6 +121,9 @@ class GeneratorInfo(TypedDict):
     cpu_p90_pct: NotRequired[float | None]  # 90th percentile of its per-second CPU
     # open model: how late the generator's scheduler dispatched arrivals (its own lag)
     schedule: NotRequired[dict[str, float]]  # arrivals, lag_p99_ms, lag_max_ms, late_10ms
+    # distributed generator (``[generator] workers``): one entry per worker process, with its
+    # clock offset against the master (s), request share and CPU (harness.distributed.WorkerInfo)
+    workers: NotRequired[list[dict[str, Any]]]
 
 
 class TimeToFinal(TypedDict):
@@ -299,6 +302,17 @@ class FaultsSection(TypedDict):
     evidence: list[str]
 
 
+class CacheStats(TypedDict):
+    """Product reads of a target with a cache (``*-redis``), from ``GET /stats`` ``cache``:
+    the counts of the load (after seeding), warm-up included."""
+
+    kind: str  # "redis"
+    hits: int  # reads answered without the database
+    misses: int  # reads the database answered (then cached)
+    bypassed: int  # reads sent to the database because the cache failed (an outage)
+    hit_ratio: float | None  # hits / (hits + misses + bypassed); None without reads
+
+
 class TargetResult(TypedDict):
     target: str
     backend: str  # "local", "docker" or "external" (bench run --url)
@@ -322,6 +336,7 @@ class TargetResult(TypedDict):
     capacity: NotRequired[CapacityResult]  # `bench capacity` runs: the search and every step
     sweep_point: NotRequired[dict[str, Any]]  # `bench sweep`: {"target", "cpus", "replicas", "cpuset"}
     faults: NotRequired[FaultsSection]  # profiles with a fault schedule
+    cache: NotRequired[CacheStats]  # targets that cache product reads (monolith-redis, ...)
     timings: NotRequired[dict[str, float]]  # wall seconds per phase: up_s, seed_s, load_s, analysis_s, integrity_s, down_s
 
 

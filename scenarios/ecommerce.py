@@ -30,7 +30,7 @@ import gevent.lock
 import gevent.pool
 from locust import FastHttpUser, constant, constant_throughput, events, task
 
-from scenarios import hook
+from scenarios import hook, remote
 from scenarios.plan import arrival_offsets, is_open_model, pacing
 from scenarios.settings import load_settings
 from scenarios.shapes import StagesShape
@@ -55,7 +55,17 @@ class ProfileShape(StagesShape):
 def _install_hook(environment: Any, **_: Any) -> None:
     hook.die_with_master()  # --processes workers die with the master, as it dies with the harness
     global RECORDER  # one per process: ArrivalShopper records dropped arrivals on it
-    if SETTINGS.samples_dir:
+    if SETTINGS.samples_dir and SETTINGS.master_host:  # remote workers: samples stream to the master
+        from locust.runners import MasterRunner, WorkerRunner
+
+        if isinstance(environment.runner, WorkerRunner):
+            RECORDER = remote.install_worker(environment, SETTINGS.master_host)
+            if os.environ.get(LOCUST_STATS_ENV) != "1":
+                _samples_only(environment)
+        elif isinstance(environment.runner, MasterRunner):
+            os.makedirs(SETTINGS.samples_dir, exist_ok=True)
+            remote.MasterCollector(environment, SETTINGS.samples_dir)
+    elif SETTINGS.samples_dir:
         RECORDER = hook.install(environment.events, SETTINGS.samples_dir)
         if os.environ.get(LOCUST_STATS_ENV) != "1":
             _samples_only(environment)
@@ -312,19 +322,25 @@ class ArrivalShopper(FastHttpUser):
             lags.append(max(0.0, time.time() - intended))
             arrivals.spawn(arrive, random.choices(names, weights)[0], next(who), intended)
         arrivals.join(timeout=SETTINGS.request_timeout_s)
-        _write_schedule_report(lags)
+        _write_schedule_report(lags, self.environment.runner)
         ProfileShape.drivers_done += 1  # (seen by the shape when it runs in this process)
         gevent.sleep(3600)  # the shape stops the test; drive must not start over
 
 
-def _write_schedule_report(lags: list[float]) -> None:
-    """``schedule-<pid>.json``: how late this process's scheduler dispatched its arrivals (ms)."""
+def _write_schedule_report(lags: list[float], runner: Any = None) -> None:
+    """``schedule-<pid>.json``: how late this process's scheduler dispatched its arrivals (ms).
+
+    A remote worker sends it to the master, which writes it into the sample directory.
+    """
     if not SETTINGS.samples_dir or not lags:
         return
     ordered = sorted(lags)
     report = {"arrivals": len(ordered), "lag_p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1000,
               "lag_max_ms": ordered[-1] * 1000,
               "late_10ms": sum(1 for lag in ordered if lag > 0.010)}  # fmt: skip
+    if SETTINGS.master_host and runner is not None:
+        remote.send_schedule(runner, report)
+        return
     path = f"{SETTINGS.samples_dir}/schedule-{os.getpid()}.json"
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(report, handle)

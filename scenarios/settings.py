@@ -39,15 +39,21 @@ class ScenarioSettings:
     rate: float = 0.0  # requests/s for the whole run when > 0 (per-user pacing)
     arrival: str = "constant"  # open model: "constant" or "poisson" spacing of arrivals
     max_in_flight: int = 1000  # open model: outstanding requests at once, over all processes
-    processes: int = 1  # generator processes sharing the open-model schedule
+    # generator processes sharing the open-model schedule: with remote workers, all of them
+    # (hosts x processes per host); each takes Locust's worker_index, which the master
+    # numbers 0..N-1 over every worker process of every host, as its share of the schedule
+    processes: int = 1
     arrival_seed: int = 0  # seeds the Poisson schedule (runs repeat)
     samples_dir: str = ""  # where the hook writes samples-<pid>.tsv ("" = hook disabled)
     order_socket: str = ""  # "127.0.0.1:PORT" of the harness's order tracker ("" = none)
+    # distributed generator: the address workers reach the master at ("" = one host); then
+    # workers stream their samples to the master (scenarios.remote) instead of writing files
+    master_host: str = ""
 
     @classmethod
     def from_config(cls, scenario: ScenarioConfig, seed: SeedResult, profile: Profile, *,
                     samples_dir: str = "", order_socket: str = "",
-                    processes: int = 1) -> ScenarioSettings:
+                    processes: int = 1, master_host: str = "") -> ScenarioSettings:
         """The settings for one run: ``[scenario]`` weights and limits, ``seed``'s pool, ``profile``'s stages."""
         return cls(
             credentials=list(seed.credentials), product_ids=list(seed.product_ids),
@@ -56,6 +62,7 @@ class ScenarioSettings:
             request_timeout_s=scenario.request_timeout, stages=tuple(profile.stages),
             rate=profile.rate, samples_dir=samples_dir, order_socket=order_socket,
             arrival=profile.arrival, max_in_flight=profile.max_in_flight, processes=processes,
+            master_host=master_host,
         )
 
     @staticmethod

@@ -21,9 +21,10 @@ import pandas as pd
 from harness.analysis import Analysis, response_time_view
 from harness.capacity.search import Capacity, CapacitySearch, SearchSettings, StepOutcome
 from harness.capacity.slo import judge_step, parse_slo, step_verdict
-from harness.config import CapacityConfig, Profile
+from harness.config import CapacityConfig, Profile, generator_hosts
 from harness.context import RunContext
 from harness.cpus import parse_cpu_list
+from harness.distributed import scenario_options, with_workers
 from harness.errors import ConfigError
 from harness.integrity import OrderTracker
 from harness.measure import (
@@ -127,7 +128,7 @@ def _run_step(context: RunContext, target: TargetUnderTest, seed: SeedResult, or
     files = TargetFiles.of(context.run_dir, f"{target.files_name}/{STEPS_DIR}/{index:02d}")
     settings = ScenarioSettings.from_config(config.scenario, seed, profile,
                                             samples_dir=str(files.samples), order_socket=order_socket,
-                                            processes=config.cpu.generator_processes)  # fmt: skip
+                                            **scenario_options(generator_hosts(config)))  # fmt: skip
     load = load_phase(step_context, target, settings, files, {})
     shutil.rmtree(files.samples, ignore_errors=True)  # kept compressed in the step's samples.parquet
     analysis = analysis_phase(config, profile, load)
@@ -149,6 +150,8 @@ def step_record(context: RunContext, profile: Profile, load: LoadRecord, analysi
     generator = generator_info(load.resources, since, until, cpus=cpu.generator_cpus,
                                processes=cpu.generator_processes, bound_pct=cpu.generator_bound_pct,
                                schedule=load.schedule)  # fmt: skip
+    if load.outcome is not None:  # distributed: a worker missing or saturated invalidates the step
+        generator = with_workers(generator, load.outcome.workers, load.outcome.generator_problems)
     services = [s for s in summarise(load.resources, since, until) if s["name"] != GENERATOR] \
         if len(load.resources) else []  # fmt: skip
     return CapacityStep(

@@ -61,3 +61,4 @@ from harness.cli import sweep as _sweep  # noqa: E402,F401
 from harness.cli import targets as _targets  # noqa: E402,F401
 from harness.cli import up as _up  # noqa: E402,F401
 from harness.cli import verify as _verify  # noqa: E402,F401
+from harness.cli import worker as _worker  # noqa: E402,F401

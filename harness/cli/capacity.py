@@ -11,7 +11,8 @@ from harness.calibration import with_generator_ceiling
 from harness.capacity.runner import check_capacity_config, measure_capacity, step_profile
 from harness.cli import cli
 from harness.cli.options import ALLOW_INVALID_OPTION, BACKEND_OPTION, CONFIG_OPTION
-from harness.config import load_config
+from harness.cli.worker import generator_options
+from harness.config import CPU_KEYS, load_config
 from harness.context import RunRequest, create_context, install_interrupt_handlers
 from harness.results import load_results
 from harness.run import run_benchmark, run_verdict
@@ -31,11 +32,22 @@ from harness.run import run_benchmark, run_verdict
 @click.option("--out", default=None, envvar="BENCH_OUT",
               help="Directory for run directories (default: run.out).  [env: BENCH_OUT]")
 @BACKEND_OPTION
+@click.option("--url", default=None, envvar="BENCH_URL",
+              help="Search the capacity of an already-running service at http://127.0.0.1:PORT "
+                   "instead.  [env: BENCH_URL]")
+@click.option("--admin-user", default=None, envvar="BENCH_ADMIN_USER",
+              help="Admin username of the --url service.  [env: BENCH_ADMIN_USER]")
+@click.option("--admin-password", default=None, envvar="BENCH_ADMIN_PASSWORD",
+              help="Admin password of the --url service.  [env: BENCH_ADMIN_PASSWORD]")
+@generator_options
 @ALLOW_INVALID_OPTION
 @CONFIG_OPTION
 def capacity_command(targets: tuple[str, ...], slos: tuple[str, ...], start_rate: float | None,
                      max_steps: int | None, step_duration: str | None, out: str | None,
-                     backend: str | None, allow_invalid: bool, config_path: str | None) -> None:
+                     backend: str | None, allow_invalid: bool, config_path: str | None,
+                     url: str | None = None, admin_user: str | None = None,
+                     admin_password: str | None = None, generator_workers: tuple[str, ...] = (),
+                     allow_remote_url: bool = False) -> None:
     """Find each TARGET's capacity (default: run.targets): the highest arrival rate within the SLO.
 
     An exponential ramp brackets the knee, bisection narrows it; every step is recorded
@@ -47,10 +59,13 @@ def capacity_command(targets: tuple[str, ...], slos: tuple[str, ...], start_rate
         "run.backend": backend, "run.out": out, "capacity.slo": list(slos) or None,
         "capacity.start_rate": start_rate, "capacity.max_steps": max_steps,
         "capacity.step_duration": step_duration,
-    })
+        "generator.workers": list(generator_workers) or None,
+    }, cpu_keys=("generator_cpus",) if url is not None else CPU_KEYS)
     config = with_generator_ceiling(config, lambda line: click.echo(line, err=True))  # max_rate 0: bench calibrate's
     check_capacity_config(config.capacity)  # a bad SLO fails now, not after minutes of load
-    context = create_context(config, RunRequest(targets=targets))
+    context = create_context(config, RunRequest(targets=targets, url=url, admin_user=admin_user,
+                                                admin_password=admin_password,
+                                                allow_remote_url=allow_remote_url))
     first = step_profile(config.capacity, config.capacity.start_rate)
     context = dataclasses.replace(context, profile=dataclasses.replace(first, name="capacity"))
     context.console.print(f"capacity search: SLO {' and '.join(config.capacity.slo)} "

@@ -16,6 +16,7 @@ from harness.cli.options import (
     config_overrides,
     gate_options,
 )
+from harness.cli.worker import generator_options
 from harness.config import CPU_KEYS, load_config
 from harness.context import RunRequest, create_context, install_interrupt_handlers
 from harness.gate.evaluate import check_gate_config
@@ -57,13 +58,15 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--gate/--no-gate", default=False, envvar="BENCH_GATE",
               help="Evaluate the [gate] of bench.toml afterwards; exit 1 if it fails.  [env: BENCH_GATE]")
 @gate_options
+@generator_options
 @ALLOW_INVALID_OPTION
 @CONFIG_OPTION
 def run_command(targets: tuple[str, ...], profile: str | None, backend: str | None, users: int | None,
                 duration: float | None, out: str | None, url: str | None, name: str | None,
                 pid: int | None, admin_user: str | None, admin_password: str | None, gate: bool,
                 thresholds: tuple[str, ...], baseline: str | None, junit: Path | None,
-                allow_invalid: bool, config_path: str | None) -> None:
+                allow_invalid: bool, config_path: str | None, generator_workers: tuple[str, ...] = (),
+                allow_remote_url: bool = False) -> None:
     """Start each TARGET (default: run.targets), seed it, load it, measure it, check its orders.
 
     Exit 0: every target valid and its orders kept; 1: a target INVALID (reasons printed
@@ -73,13 +76,15 @@ def run_command(targets: tuple[str, ...], profile: str | None, backend: str | No
     overrides = config_overrides(click.get_current_context(), {
         "run.profile": "profile", "run.backend": "backend", "run.out": "out",
         "gate.thresholds": "thresholds", "gate.baseline": "baseline",
+        "generator.workers": "generator_workers",
     })
     config = load_config(config_path, overrides=overrides,  # --url starts no target: its CPUs are not ours
                          cpu_keys=("generator_cpus",) if url is not None else CPU_KEYS)
     if gate:  # a bad threshold, regression metric or limit should fail now, not after minutes of load
         check_gate_config(config.gate)
     request = RunRequest(targets=targets, users=users, duration=duration, url=url, name=name, pid=pid,
-                         admin_user=admin_user, admin_password=admin_password)
+                         admin_user=admin_user, admin_password=admin_password,
+                         allow_remote_url=allow_remote_url)
     run_dir = run_benchmark(create_context(config, request))
     click.echo(str(run_dir))
     for reason in run_verdict(load_results(run_dir)).reasons(allow_invalid):
