@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXPRESS := targets/express_monolith
 NODE_STAMP := $(EXPRESS)/node_modules/.installed
+KAFKA_POM := targets/event_driven/kafka/pom.xml
+KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' $(KAFKA_POM))
+KAFKA_JARS := .cache/kafka-$(KAFKA_VERSION)/jars
+KAFKA_STAMP := $(KAFKA_JARS)/.installed
 
 .PHONY: install bench test unit lint clean
 
@@ -23,14 +27,25 @@ $(NODE_STAMP): $(EXPRESS)/package-lock.json
 		echo "npm not found: skipping the express-monolith dependencies (install Node.js 20 and npm, then make install)"; \
 	fi
 
-install: $(STAMP) $(NODE_STAMP)
+# The Apache Kafka broker's jars (event-driven-kafka), resolved from Maven Central by the
+# committed pom.xml into a git-ignored cache; the harness never downloads them. Without mvn
+# this step only says so: the NATS default does not need them (bench doctor reports them).
+$(KAFKA_STAMP): $(KAFKA_POM)
+	@if command -v mvn >/dev/null 2>&1; then \
+		rm -rf $(KAFKA_JARS) && mvn -q -B -f $(KAFKA_POM) dependency:copy-dependencies \
+			-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_JARS) && touch $(KAFKA_STAMP); \
+	else \
+		echo "mvn not found: skipping the Apache Kafka jars of event-driven-kafka (install Maven and Java 17, then make install)"; \
+	fi
+
+install: $(STAMP) $(NODE_STAMP) $(KAFKA_STAMP)
 
 ## the main job: every target on the default profile, backend chosen automatically
-bench: $(STAMP) $(NODE_STAMP)
+bench: $(STAMP) $(NODE_STAMP) $(KAFKA_STAMP)
 	$(BIN)/bench run
 
 ## unit, contract and end-to-end tests (needs PostgreSQL/NATS binaries: installed with the project)
-test: $(STAMP) $(NODE_STAMP)
+test: $(STAMP) $(NODE_STAMP) $(KAFKA_STAMP)
 	$(BIN)/python -m pytest
 
 # The fast selection: no deployment, no engine, no bench end to end (see tests/conftest.py).

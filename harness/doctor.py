@@ -107,6 +107,22 @@ def express_check(config: Config) -> Finding:
                    blocking=needed)
 
 
+def kafka_checks(config: Config) -> list[Finding]:
+    """Java and the Apache Kafka jars of ``event-driven-kafka`` (blocking only when selected)."""
+    from harness.backends import _kafka as kafka
+
+    needed = "event-driven-kafka" in config.run.targets
+    status: Status = "missing" if needed else "warn"
+    findings: list[Finding] = []
+    for name, probe in (("java (kafka)", kafka.find_java), ("kafka jars", kafka.find_kafka_jars)):
+        try:
+            findings.append(Finding(name, "ok", str(probe())))
+        except BenchError as error:
+            findings.append(Finding(name, status, "not found",
+                                    f"{error} (only event-driven-kafka needs it)", needed))
+    return findings
+
+
 def cpu_checks(config: Config, usable: frozenset[int] | None = None) -> list[Finding]:
     """Cores, the generator/target CPU sets, and the generator's process count.
 
@@ -186,6 +202,7 @@ def limits_check(config: Config) -> Finding:
 def doctor_checks(config: Config) -> list[Finding]:
     """Every finding, in the order they are shown."""
     return [*docker_checks(config), *local_checks(config), express_check(config),
+            *kafka_checks(config),
             *cpu_checks(config), limits_check(config), backend_check(config)]
 
 

@@ -12,6 +12,7 @@ Wiring references (values of ``ServiceSpec.wiring``):
   PostgreSQL server that holds database DBNAME
 - ``"nats"``            -> a ``nats://127.0.0.1:PORT`` URL
 - ``"redis"``           -> a ``redis://127.0.0.1:PORT/0`` URL (a cache: no persistence)
+- ``"kafka"``           -> a ``127.0.0.1:PORT`` Kafka bootstrap address (one KRaft broker)
 - ``"service:NAME"``    -> ``http://127.0.0.1:PORT`` of another service of the target
 
 Every service also receives ``HOST=127.0.0.1``, ``PORT``, ``WORKERS``,
@@ -24,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-InfraKind = Literal["postgres", "nats", "redis"]
+InfraKind = Literal["postgres", "nats", "redis", "kafka"]
 
 
 @dataclass(frozen=True)

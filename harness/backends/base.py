@@ -175,14 +175,15 @@ class Wiring:
     ports: dict[str, int]  # service or infra name -> port
     db_user: str
     db_password: str
-    monitor_ports: dict[str, int] = field(default_factory=dict)  # nats infra -> monitoring port
+    monitor_ports: dict[str, int] = field(default_factory=dict)  # nats: monitoring, kafka: controller
     database_servers: dict[str, str] = field(default_factory=dict)  # database -> postgres infra
     kinds: dict[str, str] = field(default_factory=dict)  # infra kind -> (first) infra of that kind
 
     @classmethod
     def allocate(cls, topology: Topology, settings: DeploySettings) -> Wiring:
         names = [infra.name for infra in topology.infra] + [s.name for s in topology.services]
-        monitored = [infra.name for infra in topology.infra if infra.kind == "nats"]
+        # nats: its monitoring port; kafka: its controller listener
+        monitored = [infra.name for infra in topology.infra if infra.kind in ("nats", "kafka")]
         ports = _free_ports(len(names) + len(monitored))
         wiring = cls(ports=dict(zip(names, ports, strict=False)), db_user="bench",
                      db_password=settings.db_password,
@@ -203,6 +204,8 @@ class Wiring:
             return f"nats://{LOOPBACK}:{self.ports[self.kinds.get('nats', 'nats')]}"
         if kind == "redis":
             return f"redis://{LOOPBACK}:{self.ports[self.kinds.get('redis', 'redis')]}/0"
+        if kind == "kafka":  # a bootstrap address, not a URL: what Kafka clients take
+            return f"{LOOPBACK}:{self.ports[self.kinds.get('kafka', 'kafka')]}"
         if kind == "service":
             return f"http://{LOOPBACK}:{self.ports[name]}"
         raise ValueError(f"unknown wiring reference {reference!r}")

@@ -390,6 +390,8 @@ def infra_check(spec: InfraSpec, wiring: Wiring) -> Callable[[], bool]:
         return lambda: health.http_ok(monitor)
     if spec.kind == "redis":
         return functools.partial(redis_ping, port)
+    if spec.kind == "kafka":
+        return lambda: health.in_thread(lambda: kafka_ready(port))
     raise BenchError(f"{spec.name}: no health check for infrastructure kind {spec.kind!r}")
 
 
@@ -407,6 +409,30 @@ def redis_ping(port: int, timeout: float = 2.0) -> bool:
     except OSError:
         return False
     return answer == b"+PONG\r\n"
+
+
+def kafka_ready(port: int, timeout: float = 3.0) -> bool:
+    """Whether the Kafka broker on 127.0.0.1:``port`` answers a metadata request (aiokafka)
+    and lists itself as a broker; False while it is starting or gone."""
+    import asyncio
+    import logging
+
+    from aiokafka.client import AIOKafkaClient
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # "unable to connect" while starting
+
+    async def probe() -> bool:
+        client = AIOKafkaClient(bootstrap_servers=f"{LOOPBACK}:{port}", request_timeout_ms=2000)
+        try:
+            await asyncio.wait_for(client.bootstrap(), timeout)
+            return bool(client.cluster.brokers())
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(probe())
+    except Exception:  # noqa: BLE001 -- connection refused, timeout, not ready: all "not yet"
+        return False
 
 
 def start_and_wait(handle: InstanceHandle, check: Callable[[], bool], timeout: float) -> float:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import psutil
 
+from harness.backends import _kafka as kafka
 from harness.backends import _local_infra as infra
 from harness.backends._cgroups import CgroupSupport, InstanceCgroups, detect, reap_stale_cgroups
 from harness.backends._process import ManagedProcess, ProcessSpec, tail
@@ -177,7 +178,8 @@ class _LocalLauncher(Launcher):
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
-        starters = {"postgres": self._postgres, "nats": self._nats, "redis": self._redis}
+        starters = {"postgres": self._postgres, "nats": self._nats, "redis": self._redis,
+                    "kafka": self._kafka}
         return starters[spec.kind](spec, wiring, cpus, memory_mb)
 
     def _nats(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
@@ -201,6 +203,32 @@ class _LocalLauncher(Launcher):
             name=spec.name, argv=argv, env=dict(self.base_env), cwd=store,
             log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
             stop_timeout=INFRA_STOP_TIMEOUT,
+        ), cpus, memory_mb))  # fmt: skip
+
+    def _kafka(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
+        """A single-node KRaft broker (storage formatted now), as an unprivileged user when root."""
+        java, jars = kafka.find_java(), kafka.find_kafka_jars()
+        user = infra.postgres_user()  # the same unprivileged user as PostgreSQL's
+        if user is not None:
+            os.chmod(self.root, 0o711)
+        parent = infra.data_parent(self.root, user)
+        root = self.root / spec.name if parent == self.root else Path(
+            tempfile.mkdtemp(prefix="archbench-kafka-", dir=parent))  # fmt: skip
+        if root != self.root / spec.name:
+            claim_directory(root)
+            self.extra_dirs.append(root)
+        plan = kafka.KafkaPlan(java=java, jars=kafka.accessible_jars(jars, user), root=root,
+                               port=wiring.ports[spec.name],
+                               controller_port=wiring.monitor_ports[spec.name],
+                               heap_mb=kafka.heap_mb(memory_mb), user=user)  # fmt: skip
+        env = dict(self.base_env)
+        env.pop("HOME", None)  # /root is not readable by the unprivileged user
+        log_path = self.logs / f"{spec.name}.log"
+        kafka.format_storage(plan, env, log_path)
+        return self._handle(self._limited(ProcessSpec(
+            name=spec.name, argv=plan.server_argv(), env=env, cwd=root, log_path=log_path,
+            cpus=self.cpus, user=user, stop_timeout=INFRA_STOP_TIMEOUT,
+            discard_signal=signal.SIGKILL,  # its data is deleted next: no controlled shutdown
         ), cpus, memory_mb))  # fmt: skip
 
     def _postgres(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
@@ -287,6 +315,12 @@ class LocalBackend(LifecycleBackend):
         except BenchError as error:
             return False, str(error)
         return True, f"PostgreSQL from {bindir}, nats-server {nats}"
+
+    def prepare(self, topology: Topology) -> None:
+        """Refuse a Kafka topology before anything starts when Java or the broker's jars are missing."""
+        if any(spec.kind == "kafka" for spec in topology.infra):
+            kafka.find_java()
+            kafka.find_kafka_jars()
 
     def launcher(self, topology: Topology, settings: DeploySettings) -> Launcher:
         return _LocalLauncher(topology, settings, self.log_dir)

@@ -1,17 +1,17 @@
 """Event-driven ``api``: accepts commands and answers reads (``python -m targets.event_driven.api``).
 
 ``POST /orders`` validates the order, records it as ``pending`` with its prices,
-publishes ``OrderPlaced`` to JetStream with ``Nats-Msg-Id`` = order id and
-answers 202 only after the PubAck: an acknowledged order is durably in the
-stream. If the publication fails the order is withdrawn and the client gets 503
+publishes ``OrderPlaced`` through the broker (``broker.Broker``: NATS JetStream
+or Kafka, ``BROKER``) and answers 202 only after the broker's acknowledgement: an
+acknowledged order is durably in the stream or log. If the publication fails the order is withdrawn and the client gets 503
 (see ``store.cancel_unpublished_order``). Users, login, products (``targets.common``
 accounts/catalog), order reads and ``/stats`` read and write PostgreSQL directly.
 
 A background task re-publishes orders still ``pending`` after ``REDRIVE_AFTER_S``
 seconds [30] (checked every ``REDRIVE_AFTER_S / 3``): an api killed between its
-insert and the PubAck must not leave an order pending forever. Re-publishing is
-safe: JetStream drops copies inside its duplicate window and the consumers are
-idempotent outside it.
+insert and the acknowledgement must not leave an order pending forever.
+Re-publishing is safe: the consumers are idempotent (and JetStream also drops copies
+inside its duplicate window).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from aiohttp import web
-from nats.js import JetStreamContext
 
 from targets.common.accounts import account_routes
 from targets.common.auth import bearer_claims, require_admin
@@ -41,14 +40,14 @@ from targets.common.http import (
 )
 from targets.common.orders import fetch_stats, order_not_found, parse_order_items, path_order_id
 from targets.common.serve import serve
-from targets.event_driven import events, store
+from targets.event_driven import broker, events, store
 from targets.event_driven.schema import SCHEMA
 
 log = logging.getLogger("targets.event_driven.api")
 
 CONFIG = web.AppKey("config", ServiceConfig)
 POOL = web.AppKey("pool", asyncpg.Pool)
-BUS = web.AppKey("bus", events.Bus)
+BUS = web.AppKey("bus", broker.Broker)
 
 UNAVAILABLE = ApiError(503, "unavailable", "the order could not be queued; try again")
 DEFAULT_REDRIVE_AFTER_S = 30.0  # seconds an order may stay pending before its event is re-sent
@@ -62,7 +61,7 @@ async def create_order(request: web.Request) -> web.Response:
     claims = bearer_claims(request, request.app[CONFIG].token_secret)
     items = parse_order_items(await read_json_object(request))
     pool = request.app[POOL]
-    if not request.app[BUS].connected:  # fail fast instead of waiting for the PubAck timeout
+    if not request.app[BUS].connected:  # fail fast instead of waiting for the publish timeout
         raise UNAVAILABLE
     order_id = uuid.uuid4()
     try:
@@ -74,7 +73,7 @@ async def create_order(request: web.Request) -> web.Response:
         raise ApiError(401, "unauthorized", "invalid or expired token") from None
     event = events.OrderPlaced(order_id=order_id, user_id=claims.user_id, items=tuple(items))
     try:
-        await events.publish_order_placed(request.app[BUS].js, event)
+        await request.app[BUS].publish_placed(event)
     except Exception as exc:  # noqa: BLE001 - any failure: the event may not be stored
         log.warning("publishing OrderPlaced %s failed: %s", order_id, exc)
         try:
@@ -84,7 +83,7 @@ async def create_order(request: web.Request) -> web.Response:
             raise UNAVAILABLE from None
         if withdrawn:
             raise UNAVAILABLE from None
-        log.info("order %s was processed despite the failed PubAck; acknowledging", order_id)
+        log.info("order %s was processed despite the failed publish; acknowledging", order_id)
     return json_response({"id": str(order_id), "status": "pending"}, status=202)
 
 
@@ -119,12 +118,12 @@ def redrive_after_s(environ: dict[str, str] | None = None) -> float:
 
 
 async def redrive_stale_orders(
-    pool: asyncpg.Pool, js: JetStreamContext, older_than_s: float
+    pool: asyncpg.Pool, bus: broker.Broker, older_than_s: float
 ) -> int:
     """Re-publish ``OrderPlaced`` for orders pending longer than ``older_than_s``; returns how many."""
     stale = await store.stale_pending_orders(pool, older_than_s, REDRIVE_BATCH)
     for event in stale:
-        await events.publish_order_placed(js, event)
+        await bus.publish_placed(event)
     if stale:
         log.warning("re-published %d order(s) pending for over %gs", len(stale), older_than_s)
     return len(stale)
@@ -137,7 +136,7 @@ def redrive_context(older_than_s: float) -> Callable[[web.Application], AsyncIte
         while True:
             await asyncio.sleep(older_than_s / 3)
             try:
-                await redrive_stale_orders(app[POOL], app[BUS].js, older_than_s)
+                await redrive_stale_orders(app[POOL], app[BUS], older_than_s)
             except Exception as exc:  # noqa: BLE001 - retried at the next sweep
                 log.warning("re-publishing stale orders failed: %s", exc)
 
@@ -158,12 +157,12 @@ async def database(app: web.Application) -> None:
     await check_pool(app[POOL])
 
 
-async def nats(app: web.Application) -> None:
-    await events.check_nats(app[BUS])
+async def message_broker(app: web.Application) -> None:
+    await app[BUS].check()
 
 
 def create_app(config: ServiceConfig) -> web.Application:
-    """The api service: PostgreSQL pool (schema + admin at start) and a JetStream client."""
+    """The api service: PostgreSQL pool (schema + admin at start) and a broker client."""
     app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app[CONFIG] = config
 
@@ -175,11 +174,13 @@ def create_app(config: ServiceConfig) -> web.Application:
             POOL, config.database_url, config.db_pool_size, schema=SCHEMA, on_ready=on_ready
         )
     )
-    app.cleanup_ctx.append(events.nats_context(BUS, config.nats_url, config.service_name))
+    app.cleanup_ctx.append(
+        broker.broker_context(BUS, broker.BrokerSettings.from_env(), config.service_name)
+    )
     app.cleanup_ctx.append(redrive_context(redrive_after_s()))
     app.add_routes(
         [
-            web.get("/health", health_handler(database, nats)),
+            web.get("/health", health_handler(database, message_broker)),
             *account_routes(POOL, CONFIG),
             *product_routes(POOL, CONFIG),
             web.post("/orders", create_order),
@@ -191,7 +192,7 @@ def create_app(config: ServiceConfig) -> web.Application:
 
 
 def main() -> None:
-    serve(create_app, require=("DATABASE_URL", "NATS_URL", "ADMIN_PASSWORD"))
+    serve(create_app, require=("DATABASE_URL", "ADMIN_PASSWORD", *broker.required_env()))
 
 
 if __name__ == "__main__":

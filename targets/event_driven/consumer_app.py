@@ -1,12 +1,14 @@
-"""What ``inventory`` and ``projector`` share: a JetStream consumer loop inside a small aiohttp app.
+"""What ``inventory`` and ``projector`` share: a broker consumer loop inside a small aiohttp app.
 
-The app owns a PostgreSQL pool, a NATS connection and the consumer task (all in
-``cleanup_ctx``), and serves ``GET /health``: 200 while the database and NATS
-answer and the consumer loop is subscribed. With ``WORKERS`` > 1 every worker process
-binds the same durable consumer, so JetStream spreads events over them.
+The app owns a PostgreSQL pool, a broker client (``broker.Broker``, chosen by
+``BROKER``) and the consumer task (all in ``cleanup_ctx``), and serves ``GET /health``:
+200 while the database and the broker answer and the consumer loop is subscribed. With
+``WORKERS`` > 1 every worker process joins the same durable consumer (JetStream) or
+consumer group (Kafka), so the broker spreads events over them.
 
 Extra environment variables (besides ``targets.common.config``):
-``ACK_WAIT_S`` [15, seconds before an unacked event is redelivered],
+``ACK_WAIT_S`` [15, seconds before an unacked event is redelivered: JetStream's ack wait,
+Kafka's session timeout],
 ``CONSUMER_CONCURRENCY`` [32, events handled at once per worker],
 ``INVENTORY_CRASH_AFTER_COMMIT`` [0; 1 = test hook, see ``inventory``].
 """
@@ -22,12 +24,11 @@ from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
-from nats.js import JetStreamContext
 
 from targets.common.config import ServiceConfig, ServiceConfigError
 from targets.common.db import check_pool, pool_context
 from targets.common.http import health_handler, new_application
-from targets.event_driven import events
+from targets.event_driven import broker, events
 from targets.event_driven.schema import SCHEMA
 
 log = logging.getLogger("targets.event_driven.consumer")
@@ -65,7 +66,7 @@ class ConsumerContext:
     """What a message handler works with."""
 
     pool: asyncpg.Pool
-    js: JetStreamContext
+    broker: broker.Broker
     settings: ConsumerSettings
 
 
@@ -77,7 +78,7 @@ def _log_failure(task: asyncio.Task[None]) -> None:
 HandlerFactory = Callable[[ConsumerContext], events.Handler]
 
 POOL = web.AppKey("pool", asyncpg.Pool)
-BUS = web.AppKey("bus", events.Bus)
+BUS = web.AppKey("bus", broker.Broker)
 BOUND = web.AppKey("bound", asyncio.Event)  # set while the consumer loop is subscribed
 
 
@@ -85,34 +86,33 @@ def create_consumer_app(
     config: ServiceConfig,
     *,
     durable: str,
-    subject: str,
+    channel: events.Channel,
     make_handler: HandlerFactory,
     settings: ConsumerSettings | None = None,
 ) -> web.Application:
-    """An app running durable consumer ``durable`` on ``subject`` with ``make_handler``'s handler."""
+    """An app running durable consumer ``durable`` on ``channel`` with ``make_handler``'s handler."""
     settings = ConsumerSettings.from_env() if settings is None else settings
-    consumer = events.consumer_config(
-        durable, subject, ack_wait_s=settings.ack_wait_s, max_ack_pending=10_000
-    )
+    broker_settings = broker.BrokerSettings.from_env()
     app = new_application(config.max_body_bytes, body_timeout_s=config.body_timeout_s)
     app.cleanup_ctx.append(
         pool_context(POOL, config.database_url, config.db_pool_size, schema=SCHEMA)
     )
-    app.cleanup_ctx.append(events.nats_context(BUS, config.nats_url, config.service_name))
+    app.cleanup_ctx.append(broker.broker_context(BUS, broker_settings, config.service_name))
 
     async def consume_forever(context: ConsumerContext, bound: asyncio.Event) -> None:
         handler = make_handler(context)
-        while True:  # e.g. NATS restarting while the consumer binds: try again
+        while True:  # e.g. the broker restarting while the consumer binds: try again
             try:
-                await events.run_consumer(
-                    context.js, consumer, handler, concurrency=settings.concurrency, bound=bound
-                )
+                await context.broker.consume(
+                    durable, channel, handler, concurrency=settings.concurrency,
+                    redeliver_after_s=settings.ack_wait_s, bound=bound,
+                )  # fmt: skip
             except Exception:
                 log.exception("consumer %s failed; restarting it in 1 s", durable)
                 await asyncio.sleep(1.0)
 
     async def consumer_ctx(app: web.Application) -> AsyncIterator[None]:
-        context = ConsumerContext(pool=app[POOL], js=app[BUS].js, settings=settings)
+        context = ConsumerContext(pool=app[POOL], broker=app[BUS], settings=settings)
         app[BOUND] = asyncio.Event()
         task = asyncio.create_task(consume_forever(context, app[BOUND]))
         task.add_done_callback(_log_failure)
@@ -126,12 +126,12 @@ def create_consumer_app(
     async def database(app: web.Application) -> None:
         await check_pool(app[POOL])
 
-    async def nats(app: web.Application) -> None:
-        await events.check_nats(app[BUS])
+    async def message_broker(app: web.Application) -> None:
+        await app[BUS].check()
 
     async def subscription(app: web.Application) -> None:
         if not app[BOUND].is_set():
             raise RuntimeError(f"consumer {durable} is not subscribed (see the log)")
 
-    app.add_routes([web.get("/health", health_handler(database, nats, subscription))])
+    app.add_routes([web.get("/health", health_handler(database, message_broker, subscription))])
     return app

@@ -1,7 +1,7 @@
 """Event-driven target: at-least-once delivery never reserves stock twice, and nothing is lost.
 
-Runs the real target (PostgreSQL, NATS JetStream, api, inventory, projector) on
-the local backend and attacks the consumers the way production does: duplicate
+Runs the real target (PostgreSQL, NATS JetStream or Apache Kafka, api, inventory,
+projector) on the local backend, once per broker (``event-driven`` and ``event-driven-kafka``), and attacks the consumers the way production does: duplicate
 publications (inside and outside JetStream's de-duplication window), concurrent
 deliveries of one event, a consumer SIGKILLed-equivalent between its commit
 and its ack, and a stampede of orders on scarce stock.
@@ -27,41 +27,46 @@ from harness.backends.base import DeploySettings
 from harness.backends.lifecycle import ManagedDeployment
 from harness.backends.local import LocalBackend
 from targets.common.auth import decode_token
-from targets.event_driven import events, store
-from targets.event_driven.topology import TOPOLOGY
+from targets.event_driven import events, kafka_broker, nats_broker, store
+from targets.event_driven.topology import KAFKA_TOPOLOGY, TOPOLOGY
 
 pytestmark = pytest.mark.timeout(180)
 
 FINAL = ("confirmed", "rejected")
 
 
+BROKERS = {"nats": TOPOLOGY, "kafka": KAFKA_TOPOLOGY}
+
+
 @contextlib.contextmanager
 def _deploy(
-    tmp: Path, service_env: dict[str, dict[str, str]]
+    tmp: Path, service_env: dict[str, dict[str, str]], broker: str = "nats"
 ) -> Iterator[tuple[ManagedDeployment, DeploySettings]]:
-    """The event-driven target on the local backend, with extra environment per service."""
+    """The event-driven target on ``broker`` on the local backend, with extra environment per service."""
+    base = BROKERS[broker]
     backend = LocalBackend()
     available, why = backend.available()
     if not available:
         pytest.fail(f"local backend unavailable: {why}")
     services = tuple(
         dataclasses.replace(s, env={**s.env, **service_env.get(s.name, {})})
-        for s in TOPOLOGY.services
+        for s in base.services
     )
-    topology = dataclasses.replace(TOPOLOGY, services=services)
+    topology = dataclasses.replace(base, services=services)
     settings = DeploySettings(run_id=f"ed-{uuid.uuid4().hex[:8]}", workdir=tmp, health_timeout=60.0)
     with backend.up(topology, settings) as deployment:
         yield deployment, settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=sorted(BROKERS, reverse=True))
 def shared(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[ManagedDeployment, DeploySettings]]:
-    """One deployment for the tests that leave the consumers running normally."""
+    """One deployment per broker for the tests that leave the consumers running normally."""
     with _deploy(
         tmp_path_factory.mktemp("ed-shared"),
         {"inventory": {"ACK_WAIT_S": "2"}, "api": {"REDRIVE_AFTER_S": "1"}},
+        request.param,
     ) as deployed:
         yield deployed
 
@@ -138,14 +143,54 @@ async def client(shared: tuple[ManagedDeployment, DeploySettings]) -> AsyncItera
         yield Client(shared[0], shared[1], session)
 
 
-async def _wait_consumer_idle(nats_url: str, durable: str, timeout_s: float = 30.0) -> None:
+def _broker(deployment: ManagedDeployment) -> str:
+    return "kafka" if "kafka" in deployment.service_urls else "nats"
+
+
+async def _wait_consumer_idle(deployment: ManagedDeployment, durable: str) -> None:
+    """Wait until consumer ``durable`` has nothing pending and nothing unacked/uncommitted."""
+    if _broker(deployment) == "kafka":
+        await _wait_group_idle(deployment.service_urls["kafka"].removeprefix("kafka://"), durable)
+    else:
+        await _wait_nats_consumer_idle(deployment.service_urls["nats"], durable)
+
+
+async def _wait_group_idle(bootstrap: str, group: str, timeout_s: float = 30.0) -> None:
+    """Wait until Kafka consumer group ``group`` committed up to the end of every partition."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    topic = kafka_broker.TOPICS["placed" if group == "inventory" else "results"]
+    partitions = [TopicPartition(topic, p) for p in range(kafka_broker.PARTITIONS)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    ends = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await ends.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            committed = await admin.list_consumer_group_offsets(group)
+            end = await ends.end_offsets(partitions)
+            lag = {tp: end[tp] - (committed[tp].offset if tp in committed else 0)
+                   for tp in partitions}  # fmt: skip
+            lag = {tp: behind for tp, behind in lag.items() if behind > 0}
+            if not lag:
+                return
+            assert time.monotonic() < deadline, f"group {group} still busy: {lag}"
+            await asyncio.sleep(0.2)
+    finally:
+        await ends.stop()
+        await admin.close()
+
+
+async def _wait_nats_consumer_idle(nats_url: str, durable: str, timeout_s: float = 30.0) -> None:
     """Wait until ``durable`` has nothing pending and nothing unacked."""
     nc = await nats.connect(nats_url)
     try:
         js = nc.jetstream()
         deadline = time.monotonic() + timeout_s
         while True:
-            info = await js.consumer_info(events.STREAM, durable)
+            info = await js.consumer_info(nats_broker.STREAM, durable)
             if info.num_pending == 0 and info.num_ack_pending == 0:
                 return
             assert time.monotonic() < deadline, f"{durable} still busy: {info}"
@@ -165,24 +210,14 @@ async def test_duplicate_order_placed_reserves_once(client: Client) -> None:
     assert (await client.wait_final(user, placed["id"]))["status"] == "confirmed"
     assert await client.stock(product) == 7
 
-    nats_url = client.deployment.service_urls["nats"]
     order_id = uuid.UUID(placed["id"])
-    nc = await nats.connect(nats_url)
-    try:
-        js = nc.jetstream()
-        event = events.OrderPlaced(
-            order_id=order_id, user_id=1, items=((product, 3),)
-        )  # user unused
-        same = await events.publish_order_placed(js, event)  # same Nats-Msg-Id: JetStream drops it
-        assert same.duplicate is True
-        other = await js.publish(  # bypasses de-duplication: the consumer must absorb it
-            events.SUBJECT_PLACED, event.encode(), headers={"Nats-Msg-Id": f"{order_id}-again"}
-        )
-        assert not other.duplicate
-    finally:
-        await nc.close()
-    await _wait_consumer_idle(nats_url, "inventory")
-    await _wait_consumer_idle(nats_url, "projector")
+    event = events.OrderPlaced(order_id=order_id, user_id=1, items=((product, 3),))  # user unused
+    if _broker(client.deployment) == "kafka":
+        await _publish_twice_kafka(client.deployment.service_urls["kafka"], event)
+    else:
+        await _publish_twice_nats(client.deployment.service_urls["nats"], event)
+    await _wait_consumer_idle(client.deployment, "inventory")
+    await _wait_consumer_idle(client.deployment, "projector")
 
     assert await client.stock(product) == 7
     assert (await client.call("GET", f"/orders/{order_id}", user))[1]["status"] == "confirmed"
@@ -194,6 +229,32 @@ async def test_duplicate_order_placed_reserves_once(client: Client) -> None:
     finally:
         await conn.close()
     assert [tuple(r) for r in rows] == [("confirmed", 3)]
+
+
+async def _publish_twice_nats(nats_url: str, event: events.OrderPlaced) -> None:
+    """The same event again, de-duplicated by JetStream, then a copy that bypasses it."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        same = await nats_broker.publish_order_placed(js, event)  # same Nats-Msg-Id: dropped
+        assert same.duplicate is True
+        other = await js.publish(  # bypasses de-duplication: the consumer must absorb it
+            nats_broker.SUBJECT_PLACED, event.encode(),
+            headers={"Nats-Msg-Id": f"{event.order_id}-again"},
+        )
+        assert not other.duplicate
+    finally:
+        await nc.close()
+
+
+async def _publish_twice_kafka(kafka_url: str, event: events.OrderPlaced) -> None:
+    """Two more copies of the event (Kafka keeps both): the consumer must absorb them."""
+    broker = await kafka_broker.KafkaBroker.open(kafka_url.removeprefix("kafka://"), "test")
+    try:
+        await broker.publish_placed(event)
+        await broker.publish_placed(event)
+    finally:
+        await broker.close()
 
 
 async def test_concurrent_deliveries_of_one_event_decide_once(client: Client) -> None:
@@ -322,9 +383,12 @@ async def test_fifty_orders_on_stock_ten(client: Client) -> None:
     )
 
 
-async def test_inventory_crash_between_commit_and_ack_loses_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("broker", sorted(BROKERS, reverse=True))
+async def test_inventory_crash_between_commit_and_ack_loses_nothing(
+    tmp_path: Path, broker: str
+) -> None:
     env = {"inventory": {"INVENTORY_CRASH_AFTER_COMMIT": "1", "ACK_WAIT_S": "2"}}
-    with _deploy(tmp_path, env) as (deployment, settings):
+    with _deploy(tmp_path, env, broker) as (deployment, settings):
         async with aiohttp.ClientSession() as session:
             client = Client(deployment, settings, session)
             admin = await client.admin()
@@ -384,7 +448,7 @@ async def test_broker_outage_answers_503_and_loses_no_acknowledged_order(tmp_pat
             assert status == 202, after
             for placed in (before, after):
                 assert (await client.wait_final(user, placed["id"]))["status"] == "confirmed"
-            await _wait_consumer_idle(deployment.service_urls["nats"], "inventory")
+            await _wait_consumer_idle(deployment, "inventory")
             stats = (await client.call("GET", "/stats", admin))[1]
             # The refused order was withdrawn: not pending, not reserved, even if a buffered
             # copy of its event reached the stream after the reconnect.
@@ -429,12 +493,15 @@ async def _assert_settles(client: Client, token: str, admin: str, acknowledged: 
     finals = await asyncio.gather(*(client.wait_final(token, i) for i in acknowledged))
     stuck = [final for final in finals if final["status"] not in FINAL]
     if stuck:
-        nc = await nats.connect(client.deployment.service_urls["nats"])
-        try:
-            js = nc.jetstream()
-            infos = [await js.consumer_info(events.STREAM, d) for d in ("inventory", "projector")]
-        finally:
-            await nc.close()
+        infos: list[Any] = []
+        if _broker(client.deployment) == "nats":
+            nc = await nats.connect(client.deployment.service_urls["nats"])
+            try:
+                js = nc.jetstream()
+                infos = [await js.consumer_info(nats_broker.STREAM, d)
+                         for d in ("inventory", "projector")]  # fmt: skip
+            finally:
+                await nc.close()
         logs = "\n".join(
             f"--- {n}\n{client.deployment.logs(n, 30)}" for n in ("api", "inventory", "projector")
         )
