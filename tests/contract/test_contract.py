@@ -20,7 +20,7 @@ from harness.backends.local import LocalBackend
 from harness.contract import CHECK_NAMES, CheckResult, run_contract
 from harness.registry import get_topology
 
-TARGETS = ("monolith", "microservices", "event-driven", "express-monolith",
+TARGETS = ("monolith", "microservices", "event-driven", "event-driven-kafka", "express-monolith",
            "monolith-redis", "microservices-redis")
 
 pytestmark = pytest.mark.timeout(300)
