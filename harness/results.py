@@ -156,6 +156,7 @@ class Integrity(TypedDict):
     checked: NotRequired[bool]  # absent in older files: true
     lost_ids: NotRequired[list[str]]  # the lost orders (at most MAX_IDS)
     not_final_ids: NotRequired[list[str]]  # orders still pending after the bounded wait (at most MAX_IDS)
+    notes: NotRequired[list[str]]  # what holds but is worth saying (e.g. units held by open reservations)
 
 
 def integrity_checked(integrity: Integrity) -> bool:

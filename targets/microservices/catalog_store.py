@@ -99,12 +99,21 @@ class Reservation:
 
 
 async def stats(pool: asyncpg.Pool) -> dict[str, int]:
-    """``{"products": count, "stock_total": units in stock}``."""
+    """``{"products": count, "stock_total": units in stock, "units_reserved": units held}``.
+
+    ``units_reserved``: units of reservations still open (neither confirmed nor released):
+    taken from stock, and counted as sold only once their order is stored, so right after
+    a crash mid-order they explain a gap in ``stock_total + units_sold`` until the
+    reconciler settles them.
+    """
     row = await pool.fetchrow(
-        "SELECT count(*) AS n, coalesce(sum(stock), 0)::bigint AS s FROM products"
+        "SELECT (SELECT count(*) FROM products) AS n,"
+        " (SELECT coalesce(sum(stock), 0)::bigint FROM products) AS s,"
+        " (SELECT coalesce(sum(i.quantity), 0)::bigint FROM reservation_items i"
+        "  JOIN reservations r USING (order_id) WHERE r.status = 'reserved') AS held"
     )
     assert row is not None
-    return {"products": int(row["n"]), "stock_total": int(row["s"])}
+    return {"products": int(row["n"]), "stock_total": int(row["s"]), "units_reserved": int(row["held"])}
 
 
 async def _load(conn: asyncpg.Connection, order_id: uuid.UUID, status: str) -> Reservation:

@@ -143,6 +143,8 @@ def aggregate_stats(
         "products": catalog["products"],
         "orders": {s: counts.get(s, 0) for s in ("pending", "confirmed", "rejected")},
         "stock_total": catalog["stock_total"],
+        # units of open reservations (see catalog_store.stats), when catalog reports them
+        **({"units_reserved": catalog["units_reserved"]} if "units_reserved" in catalog else {}),
         "units_sold": orders["units_sold"],
         **({"cache": catalog["cache"]} if "cache" in catalog else {}),  # microservices-redis
     }

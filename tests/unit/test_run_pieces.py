@@ -339,3 +339,15 @@ def test_hook_overhead_builds_its_plan_with_the_current_load_api(tmp_path: Path)
                             workdir=tmp_path)
     assert plan.profile.name == "hook" and plan.settings.stages == (Stage(duration=5.0, users=3, spawn_rate=3.0),)
     assert plan.settings.credentials == [("u", "p")]
+
+
+def test_stock_held_by_open_reservations_is_a_note_not_a_conservation_failure() -> None:
+    from harness.integrity import conservation
+
+    assert conservation(100, {"stock_total": 90, "units_sold": 10}) == ([], [])
+    problems, notes = conservation(100, {"stock_total": 85, "units_sold": 10, "units_reserved": 5})
+    assert problems == [] and "5 units are held by reservations" in notes[0]
+    problems, _ = conservation(100, {"stock_total": 84, "units_sold": 10, "units_reserved": 5})
+    assert "went from 100 to 94 (5 units held" in problems[0]  # more missing than held: lost
+    problems, _ = conservation(100, {"stock_total": 95, "units_sold": 10})
+    assert problems  # more than seeded: never explained
