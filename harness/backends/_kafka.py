@@ -8,7 +8,8 @@ listeners on loopback; its storage is formatted once (``kafka.tools.StorageTool`
 before the first start, in the deployment's directory.
 
 Public API: ``kafka_version``, ``jars_dir``, ``find_java``, ``find_kafka_jars``,
-``INSTALL_HINT``, ``server_properties``, ``KafkaPlan``, ``format_storage``.
+``INSTALL_HINT``, ``server_properties``, ``KafkaPlan``, ``format_storage``,
+``container_environment`` (the same configuration for the docker backend).
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def kafka_version(pom: Path = POM) -> str:
     if match is None:
         raise BenchError(f"{pom}: no <kafka.version> property")
     return match.group(1)
+
+
+def kafka_image(version: str | None = None) -> str:
+    """The docker backend's broker image: the official tag of the pom's version
+    (``.ci/docker-setup.sh`` may build a stand-in from the same jars under that tag)."""
+    return f"apache/kafka:{version or kafka_version()}"
 
 
 def jars_dir(version: str | None = None) -> Path:
@@ -210,3 +217,19 @@ def format_storage(plan: KafkaPlan, env: dict[str, str], log_path: Path) -> None
             f"kafka: formatting the storage failed (exit {result.returncode}); last lines of "
             f"{log_path}:\n" + tail(log_path, 20)
         )
+
+
+CONTAINER_LOG_DIR = "/tmp/kraft-combined-logs"  # the official image's default data directory
+
+
+def container_environment(port: int, controller_port: int, heap: int) -> dict[str, str]:
+    """``server_properties`` as the official ``apache/kafka`` image takes it: each ``a.b_c``
+    key as ``KAFKA_A_B__C`` (dots to ``_``, ``_`` to ``__``, ``-`` to ``___``), a cluster id,
+    and the heap (MiB) in ``KAFKA_HEAP_OPTS``."""
+    environment = {"CLUSTER_ID": new_cluster_id(),
+                   "KAFKA_HEAP_OPTS": f"-Xmx{heap}m -Xms{min(heap, 128)}m"}  # fmt: skip
+    for line in server_properties(port, controller_port, Path(CONTAINER_LOG_DIR)).splitlines():
+        key, _, value = line.partition("=")
+        name = key.replace("-", "___").replace("_", "__").replace(".", "_").upper()
+        environment[f"KAFKA_{name}"] = value
+    return environment

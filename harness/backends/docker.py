@@ -207,7 +207,8 @@ class _DockerLauncher(Launcher):
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
-        starters = {"postgres": self._postgres, "nats": self._nats, "redis": self._redis}
+        starters = {"postgres": self._postgres, "nats": self._nats, "redis": self._redis,
+                    "kafka": self._kafka}
         return starters[spec.kind](spec, wiring, cpus, memory_mb)
 
     def _postgres(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
@@ -239,6 +240,15 @@ class _DockerLauncher(Launcher):
                    "--maxmemory-policy", "volatile-lru"]  # fmt: skip
         return self._handle(spec.name, "infra", image=self.config.redis_image, command=command,
                             environment={}, cpus=cpus, memory_mb=memory_mb)  # fmt: skip
+
+    def _kafka(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
+        """The official image's interface: KAFKA_* variables (``_kafka.container_environment``)."""
+        from harness.backends._kafka import container_environment, heap_mb, kafka_image
+
+        environment = container_environment(wiring.ports[spec.name],
+                                            wiring.monitor_ports[spec.name], heap_mb(memory_mb))
+        return self._handle(spec.name, "infra", image=kafka_image(), command=[],
+                            environment=environment, cpus=cpus, memory_mb=memory_mb)  # fmt: skip
 
     def _handle(self, name: str, role: str, *, image: str, command: list[str],
                 environment: dict[str, str], cpus: float, memory_mb: int,
@@ -382,4 +392,8 @@ def _infra_images(topology: Topology, config: DockerConfig) -> list[str]:
     kinds = {spec.kind for spec in topology.infra}
     images = {"postgres": config.postgres_image, "nats": config.nats_image,
               "redis": config.redis_image}
+    if "kafka" in kinds:  # its tag follows the broker's pom.xml (one version, one place)
+        from harness.backends._kafka import kafka_image
+
+        images["kafka"] = kafka_image()
     return [images[kind] for kind in sorted(kinds)]

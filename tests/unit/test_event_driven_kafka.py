@@ -130,3 +130,17 @@ def test_local_backend_refuses_kafka_before_starting_anything(
     LocalBackend().prepare(TOPOLOGY)  # NATS: nothing Kafka needed
     with pytest.raises(BenchError, match="make install"):
         LocalBackend().prepare(get_topology("event-driven-kafka"))
+
+
+def test_docker_gets_the_same_configuration_as_the_official_image_takes_it() -> None:
+    from harness.backends.docker import _infra_images
+    from harness.config import DockerConfig
+
+    env = kafka.container_environment(9092, 9093, 384)
+    assert env["KAFKA_LISTENERS"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "1"
+    assert env["KAFKA_HEAP_OPTS"] == "-Xmx384m -Xms128m" and len(env["CLUSTER_ID"]) == 22
+    image = f"apache/kafka:{kafka.kafka_version()}"  # the tag follows the pom: one version
+    assert image in _infra_images(get_topology("event-driven-kafka"), DockerConfig())
+    assert image not in _infra_images(TOPOLOGY, DockerConfig())
