@@ -55,6 +55,7 @@ from harness.cli import compare as _compare  # noqa: E402,F401
 from harness.cli import doctor as _doctor  # noqa: E402,F401
 from harness.cli import down as _down  # noqa: E402,F401
 from harness.cli import gate as _gate  # noqa: E402,F401
+from harness.cli import manifests as _manifests  # noqa: E402,F401
 from harness.cli import report as _report  # noqa: E402,F401
 from harness.cli import run as _run  # noqa: E402,F401
 from harness.cli import sweep as _sweep  # noqa: E402,F401
