@@ -183,7 +183,8 @@ class ProductCache:
         self.closed_until = self.clock() + self.settings.retry_s
 
     async def _usable(self) -> bool:
-        """Whether to read Redis now: the breaker is closed and no invalidation is owed."""
+        """Whether to read Redis now: the breaker is closed and no failed invalidation is owed
+        (one in flight does not count: its order has not been answered yet)."""
         if self.clock() < self.closed_until:
             return False
         if self.pending or self.catalog_pending:
@@ -281,19 +282,31 @@ class ProductCache:
 
         Never raises: when Redis cannot be reached the ids are owed (``flush_invalidations``).
         """
-        self.pending.update(product_ids)
-        await self.flush_invalidations()
+        ids = sorted(set(product_ids))
+        if not await self._apply(ids, catalog=False):
+            self.pending.update(ids)
 
     async def invalidate_catalog(self) -> None:
         """After a product was created: cached pages (their ids) are read again."""
-        self.catalog_pending = True
-        await self.flush_invalidations()
+        if not await self._apply([], catalog=True):
+            self.catalog_pending = True
 
     async def flush_invalidations(self) -> bool:
-        """Apply the owed invalidations; whether none is owed any more."""
+        """Apply the owed invalidations (ones that failed); whether none is owed any more."""
         if not self.pending and not self.catalog_pending:
             return True
         ids, catalog = sorted(self.pending), self.catalog_pending
+        if not await self._apply(ids, catalog):
+            return False
+        self.pending.difference_update(ids)
+        self.catalog_pending = self.catalog_pending and not catalog
+        return not self.pending and not self.catalog_pending
+
+    async def _apply(self, ids: list[int], catalog: bool) -> bool:
+        """Bump the versions of ``ids`` (and the catalog's) and drop their entries, in one
+        transaction; False when Redis failed or the breaker is open (the caller owes it)."""
+        if self.clock() < self.closed_until:
+            return False
         try:
             async with self.client.pipeline(transaction=True) as pipe:
                 for product_id in ids:
@@ -305,9 +318,7 @@ class ProductCache:
         except _FAILURES as error:
             self._failed(error)
             return False
-        self.pending.difference_update(ids)
-        self.catalog_pending = self.catalog_pending and not catalog
-        return not self.pending and not self.catalog_pending
+        return True
 
     # -- counts ----------------------------------------------------------------------------
 

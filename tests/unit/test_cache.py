@@ -3,6 +3,7 @@ pages, outages (every failure is a database read) and the counts ``GET /stats`` 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -217,3 +218,20 @@ def test_the_module_documents_its_consistency() -> None:
     doc = module.__doc__ or ""
     assert "Consistency" in doc and "Outage" in doc and "CACHE_TTL_S" in doc
     assert Path(module.__file__ or "").name == "cache.py"
+
+
+async def test_invalidations_in_flight_do_not_send_reads_to_the_database(cache: ProductCache) -> None:
+    """Only a failed invalidation blocks cached reads; concurrent orders' invalidations must not
+    (they once made a loaded monolith-redis send a third of its reads to the database)."""
+    db = Database()
+    await cache.product(lambda: db.get(1), 1)
+
+    async def order(product_id: int) -> None:
+        await cache.invalidate([product_id])
+
+    async def read() -> None:
+        await cache.product(lambda: db.get(1), 1)
+
+    await asyncio.gather(*(coroutine for i in range(20) for coroutine in (order(2 + i % 3), read())))
+    assert cache.counts.bypassed == 0
+    assert cache.pending == set()
