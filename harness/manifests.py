@@ -278,8 +278,9 @@ def podman_overlay(resources: Sequence[Resource], ports: Mapping[str, int],
 
     Podman runs no Services (no cluster DNS) and 4.x no StatefulSets, so: Services are
     dropped; each StatefulSet becomes a Deployment with a PersistentVolumeClaim of its own;
-    every pod uses the host network, and each Service name gets a host port from ``ports``
-    (name -> port on 127.0.0.1): its containers listen there, and every ``NAME:PORT`` in an
+    every pod uses the host network (declared container ports are dropped: podman would map
+    them), and each Service name gets a host port from ``ports`` (name -> port on
+    127.0.0.1): its containers listen there, and every ``NAME:PORT`` in an
     env value or argument becomes ``127.0.0.1:HOSTPORT``. The Secret's values are put into
     the env vars that reference them (and ``$(VAR)`` expanded), as podman 4 resolves
     ``secretKeyRef`` only from its own secret store. ``images`` replaces image references
@@ -354,8 +355,7 @@ def _host_network(deployment: Resource, host_port: int, moves: Mapping[str, str]
                 container["args"] += ["-c", "listen_addresses=127.0.0.1"]
             if container["name"] == "nats":
                 container["args"] += ["-a", "127.0.0.1"]
-        for port in container.get("ports", []):
-            port["containerPort"] = own[port["containerPort"]]
+        container.pop("ports", None)  # podman maps declared ports, which host networking refuses
         for probe_key in ("readinessProbe", "livenessProbe"):
             probe = container.get(probe_key, {})
             if "httpGet" in probe:
@@ -381,3 +381,13 @@ def _inline_secrets(deployment: Resource, values: Mapping[str, str]) -> None:
 def _expand(text: str, known: Mapping[str, str]) -> str:
     """Kubernetes' ``$(VAR)`` expansion of ``text`` against the env vars defined before it."""
     return re.sub(r"\$\((\w+)\)", lambda match: known.get(match.group(1), match.group(0)), text)
+
+
+def podman_containers_conf(nofile: int = 4096, nproc: int = 4096) -> str:
+    """A ``containers.conf`` (pass it as ``CONTAINERS_CONF``) with ulimits podman may set.
+
+    Podman's defaults (nofile and nproc of about a million) fail in a container without
+    CAP_SYS_RESOURCE ("error setting rlimit ... operation not permitted"); limits at or
+    below the caller's own always work.
+    """
+    return f'[containers]\ndefault_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
