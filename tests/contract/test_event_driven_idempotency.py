@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,15 +21,16 @@ import aiohttp
 import asyncpg
 import nats
 import pytest
+from helpers.deploy import deploy
+from helpers.http import call as json_call
 
 from harness.backends.base import DeploySettings
 from harness.backends.lifecycle import ManagedDeployment
-from harness.backends.local import LocalBackend
 from targets.common.auth import decode_token
 from targets.event_driven import events, kafka_broker, nats_broker, store
 from targets.event_driven.topology import KAFKA_TOPOLOGY, TOPOLOGY
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.timeout(180)]
 
 FINAL = ("confirmed", "rejected")
 
@@ -43,19 +43,11 @@ def _deploy(
     tmp: Path, service_env: dict[str, dict[str, str]], broker: str = "nats"
 ) -> Iterator[tuple[ManagedDeployment, DeploySettings]]:
     """The event-driven target on ``broker`` on the local backend, with extra environment per service."""
-    base = BROKERS[broker]
-    backend = LocalBackend()
-    available, why = backend.available()
-    if not available:
-        pytest.fail(f"local backend unavailable: {why}")
-    services = tuple(
-        dataclasses.replace(s, env={**s.env, **service_env.get(s.name, {})})
-        for s in base.services
-    )
-    topology = dataclasses.replace(base, services=services)
-    settings = DeploySettings(run_id=f"ed-{uuid.uuid4().hex[:8]}", workdir=tmp, health_timeout=60.0)
-    with backend.up(topology, settings) as deployment:
-        yield deployment, settings
+    run_id = f"ed-{uuid.uuid4().hex[:8]}"
+    with deploy(
+        BROKERS[broker], tmp, service_env=service_env, run_id=run_id, health_timeout=60.0
+    ) as deployed:
+        yield deployed.deployment, deployed.settings
 
 
 @pytest.fixture(scope="module", params=sorted(BROKERS, reverse=True))
@@ -85,11 +77,7 @@ class Client:
     async def call(
         self, method: str, path: str, token: str | None = None, json: Any = None
     ) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with self.session.request(
-            method, self.base + path, json=json, headers=headers
-        ) as resp:
-            return resp.status, await resp.json()
+        return await json_call(self.session, method, self.base + path, json, token=token or None)
 
     async def token(self, username: str, password: str) -> str:
         status, body = await self.call(
