@@ -41,20 +41,39 @@ IMAGES = {OPTIONS.image: f"localhost/{OPTIONS.image}", OPTIONS.postgres_image: f
           OPTIONS.nats_image: f"localhost/{OPTIONS.nats_image}"}
 
 
+def _image_id(tool: str, image: str) -> str:
+    found = subprocess.run([tool, "image", "inspect", "--format", "{{.Id}}", image], capture_output=True, text=True)
+    return found.stdout.strip().removeprefix("sha256:") if found.returncode == 0 else ""
+
+
+def _sync_images() -> list[str]:
+    """Bring podman's copies of the images up to date with docker's; the ones still missing.
+
+    The targets image is first rebuilt in docker when the sources changed (as the docker
+    backend does), so podman never runs stale code; podman keeps docker's image ids.
+    """
+    if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+        import docker
+        from harness.backends._docker_image import ensure_targets_image
+        from harness.config import load_config
+
+        config = load_config(check_cpus=False).docker
+        ensure_targets_image(docker.from_env(), OPTIONS.image, config.python_image, timeout=900)
+        stale = [name for name, local in IMAGES.items()
+                 if _image_id("docker", name) and _image_id("docker", name) != _image_id("podman", local)]
+        if stale:
+            save = subprocess.Popen(["docker", "save", *stale], stdout=subprocess.PIPE)
+            subprocess.run(["podman", "load"], stdin=save.stdout, capture_output=True, timeout=900)
+            save.wait(timeout=60)
+    return [image for image in IMAGES.values() if not _image_id("podman", image)]
+
+
 def _require_podman() -> None:
     why = ""
     if not shutil.which("podman"):
         why = "podman is not installed (apt-get install podman catatonit)"
     else:
-        missing = [image for image in IMAGES.values()
-                   if subprocess.run(["podman", "image", "exists", image]).returncode != 0]
-        if missing and shutil.which("docker"):  # the docker stand-ins, exported once
-            sources = [name for name, local in IMAGES.items() if local in missing]
-            save = subprocess.Popen(["docker", "save", *sources], stdout=subprocess.PIPE)
-            subprocess.run(["podman", "load"], stdin=save.stdout, capture_output=True, timeout=600)
-            save.wait(timeout=60)
-            missing = [image for image in IMAGES.values()
-                       if subprocess.run(["podman", "image", "exists", image]).returncode != 0]
+        missing = _sync_images()
         if missing:
             why = f"podman lacks the images {', '.join(missing)} and docker could not provide them"
     if why:
