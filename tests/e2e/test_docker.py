@@ -175,8 +175,9 @@ def test_resource_readings_come_from_the_stats_api(docker_run: DockerRun) -> Non
         assert after.time > before.time, f"{after.name}: the same reading was handed out twice"
         assert after.cpu_seconds >= before.cpu_seconds > 0, after
         assert after.rss_bytes > 0, after
-    # the contract suite made the database work
-    postgres = next(r for r in second if r.name == "postgres")
+    # the contract suite made the database work (microservices: the busiest of its servers)
+    servers = {i.name for i in get_topology(docker_run.target).infra if i.kind == "postgres"}
+    postgres = max((r for r in second if r.name in servers), key=lambda r: r.cpu_seconds)
     assert postgres.cpu_seconds > 0.1
 
 
