@@ -14,16 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from helpers.deploy import deploy
 
-from harness.backends.base import DeploySettings
-from harness.backends.local import LocalBackend
 from harness.contract import CHECK_NAMES, CheckResult, run_contract
-from harness.registry import get_topology
 
 TARGETS = ("monolith", "microservices", "event-driven", "event-driven-kafka", "express-monolith",
            "monolith-redis", "microservices-redis")
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.timeout(300)]
 
 
 @dataclass(frozen=True)
@@ -41,15 +39,13 @@ def contract_run(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ContractRun]:
     target: str = request.param
-    backend = LocalBackend()
-    available, reason = backend.available()
-    assert available, f"the local backend cannot run here: {reason}"
-    settings = DeploySettings(
+    with deploy(
+        target,
+        tmp_path_factory.mktemp(f"contract-{target}"),
         run_id=f"contract-{target}-{secrets.token_hex(3)}",
-        workdir=tmp_path_factory.mktemp(f"contract-{target}"),
         workers=2,  # several worker processes: the race-safety of start-up is part of the test
-    )
-    with backend.up(get_topology(target), settings) as deployment:
+    ) as deployed:
+        deployment, settings = deployed.deployment, deployed.settings
         results = run_contract(
             deployment.url,
             deployment.admin_username,
