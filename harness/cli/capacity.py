@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import click
 
 from harness.calibration import with_generator_ceiling
 from harness.capacity.runner import check_capacity_config, measure_capacity, step_profile
 from harness.cli import cli
-from harness.cli.options import ALLOW_INVALID_OPTION, BACKEND_OPTION, CONFIG_OPTION
+from harness.cli.options import (
+    ALLOW_INVALID_OPTION,
+    BACKEND_OPTION,
+    CONFIG_OPTION,
+    OUT_OPTION,
+    admin_options,
+    exit_with_verdict,
+)
 from harness.cli.worker import generator_options
 from harness.config import CPU_KEYS, load_config
 from harness.context import RunRequest, create_context, install_interrupt_handlers
-from harness.results import load_results
-from harness.run import run_benchmark, run_verdict
+from harness.run import run_benchmark
 
 
 @cli.command("capacity")
@@ -29,16 +34,12 @@ from harness.run import run_benchmark, run_verdict
               help="Steps in all, repeats included.  [env: BENCH_MAX_STEPS]")
 @click.option("--step-duration", default=None, envvar="BENCH_STEP_DURATION",
               help="Seconds of load per step, e.g. 15s.  [env: BENCH_STEP_DURATION]")
-@click.option("--out", default=None, envvar="BENCH_OUT",
-              help="Directory for run directories (default: run.out).  [env: BENCH_OUT]")
+@OUT_OPTION
 @BACKEND_OPTION
 @click.option("--url", default=None, envvar="BENCH_URL",
               help="Search the capacity of an already-running service at http://127.0.0.1:PORT "
                    "instead.  [env: BENCH_URL]")
-@click.option("--admin-user", default=None, envvar="BENCH_ADMIN_USER",
-              help="Admin username of the --url service.  [env: BENCH_ADMIN_USER]")
-@click.option("--admin-password", default=None, envvar="BENCH_ADMIN_PASSWORD",
-              help="Admin password of the --url service.  [env: BENCH_ADMIN_PASSWORD]")
+@admin_options
 @generator_options
 @ALLOW_INVALID_OPTION
 @CONFIG_OPTION
@@ -70,9 +71,4 @@ def capacity_command(targets: tuple[str, ...], slos: tuple[str, ...], start_rate
     context = dataclasses.replace(context, profile=dataclasses.replace(first, name="capacity"))
     context.console.print(f"capacity search: SLO {' and '.join(config.capacity.slo)} "
                           f"(latency from the intended start), steps of {config.capacity.step_duration:g}s")
-    run_dir = run_benchmark(context, measure=measure_capacity)
-    click.echo(str(run_dir))
-    verdict = run_verdict(load_results(run_dir))
-    for reason in verdict.reasons(allow_invalid):
-        click.echo(reason, err=True)
-    sys.exit(verdict.exit_code(allow_invalid))
+    exit_with_verdict(run_benchmark(context, measure=measure_capacity), allow_invalid)

@@ -9,9 +9,10 @@ environment variable. Commands stack the builders instead of redefining ``--conf
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -67,6 +68,34 @@ ALLOW_INVALID_OPTION = click.option(
     help="Exit 0 even when a target's result is INVALID (integrity failures still exit 1).  "
          "[env: BENCH_ALLOW_INVALID]",
 )
+
+
+ADMIN_USER_OPTION = click.option(
+    "--admin-user", default=None, envvar="BENCH_ADMIN_USER",
+    help="Admin username of the --url service (seeding, /stats).  [env: BENCH_ADMIN_USER]")
+ADMIN_PASSWORD_OPTION = click.option(
+    "--admin-password", default=None, envvar="BENCH_ADMIN_PASSWORD",
+    help="Admin password of the --url service.  [env: BENCH_ADMIN_PASSWORD]")
+OUT_OPTION = click.option(
+    "--out", default=None, envvar="BENCH_OUT",
+    help="Directory for run directories (default: run.out).  [env: BENCH_OUT]")
+
+
+def admin_options(function: F) -> F:
+    """``--admin-user`` and ``--admin-password`` of a service given by ``--url``."""
+    return ADMIN_USER_OPTION(ADMIN_PASSWORD_OPTION(function))
+
+
+def exit_with_verdict(run_dir: Path, allow_invalid: bool) -> NoReturn:
+    """Print the run directory, then why the run failed (if it did); exit 0 or 1 (``run_verdict``)."""
+    from harness.results import load_results
+    from harness.run import run_verdict
+
+    click.echo(str(run_dir))
+    verdict = run_verdict(load_results(run_dir))
+    for reason in verdict.reasons(allow_invalid):
+        click.secho(reason, fg="yellow", err=True)
+    sys.exit(verdict.exit_code(allow_invalid))
 
 
 def gate_options(function: F) -> F:

@@ -13,6 +13,7 @@ from harness.cli.options import (
     BACKEND_OPTION,
     CONFIG_OPTION,
     PROFILE_OPTION,
+    admin_options,
     config_overrides,
     gate_options,
 )
@@ -51,10 +52,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
                    "label added to the run id.  [env: BENCH_NAME]")
 @click.option("--pid", type=int, default=None, envvar="BENCH_PID",
               help="Process id of the --url service, to sample its CPU and memory.  [env: BENCH_PID]")
-@click.option("--admin-user", default=None, envvar="BENCH_ADMIN_USER",
-              help="Admin username of the --url service (seeding, /stats).  [env: BENCH_ADMIN_USER]")
-@click.option("--admin-password", default=None, envvar="BENCH_ADMIN_PASSWORD",
-              help="Admin password of the --url service.  [env: BENCH_ADMIN_PASSWORD]")
+@admin_options
 @click.option("--gate/--no-gate", default=False, envvar="BENCH_GATE",
               help="Evaluate the [gate] of bench.toml afterwards; exit 1 if it fails.  [env: BENCH_GATE]")
 @gate_options

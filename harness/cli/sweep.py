@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import click
 from rich.table import Table
@@ -11,12 +10,17 @@ from rich.table import Table
 from harness.capacity.runner import check_capacity_config, step_profile
 from harness.capacity.sweep import parse_replicas, run_sweep, sweep_table
 from harness.cli import cli
-from harness.cli.options import ALLOW_INVALID_OPTION, BACKEND_OPTION, CONFIG_OPTION
+from harness.cli.options import (
+    ALLOW_INVALID_OPTION,
+    BACKEND_OPTION,
+    CONFIG_OPTION,
+    OUT_OPTION,
+    exit_with_verdict,
+)
 from harness.config import load_config
 from harness.context import RunRequest, create_context, install_interrupt_handlers
 from harness.errors import ConfigError
 from harness.results import load_results
-from harness.run import run_verdict
 
 
 def _budgets(text: str | None) -> list[float]:
@@ -35,8 +39,7 @@ def _budgets(text: str | None) -> list[float]:
                    "declared shares).  [env: BENCH_SWEEP_CPUS]")
 @click.option("--replicas", "replicas", multiple=True, envvar="BENCH_SWEEP_REPLICAS",
               help="Replica counts of one service, e.g. catalog=1,2,3; repeatable.  [env: BENCH_SWEEP_REPLICAS]")
-@click.option("--out", default=None, envvar="BENCH_OUT",
-              help="Directory for run directories (default: run.out).  [env: BENCH_OUT]")
+@OUT_OPTION
 @BACKEND_OPTION
 @ALLOW_INVALID_OPTION
 @CONFIG_OPTION
@@ -70,8 +73,4 @@ def sweep_command(targets: tuple[str, ...], cpus: str | None, replicas: tuple[st
                       "–" if efficiency is None else f"{efficiency:.0f}",
                       "–" if usd is None else f"{usd:.3f}", row["limited_by"])  # fmt: skip
     context.console.print(table)
-    click.echo(str(run_dir))
-    verdict = run_verdict(load_results(run_dir))
-    for reason in verdict.reasons(allow_invalid):
-        click.echo(reason, err=True)
-    sys.exit(verdict.exit_code(allow_invalid))
+    exit_with_verdict(run_dir, allow_invalid)

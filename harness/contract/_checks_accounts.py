@@ -21,6 +21,7 @@ import jwt
 import orjson
 
 from harness.contract._client import (
+from targets.common.serve import raise_open_files_limit
     MISSING,
     REQUEST_TIMEOUT_S,
     CheckFailed,
@@ -52,23 +53,11 @@ async def check_health(ctx: Context) -> str:
     return "200 {status: ok}"
 
 
-def _allow_open_files(wanted: int) -> int:
-    """Raise this process's soft open-files limit towards ``wanted``; the limit now."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        except (ValueError, OSError):
-            return soft
-        return target
-    return wanted
-
-
 async def check_health_under_load(ctx: Context) -> str:
     """Many concurrent health requests must not make a healthy target report an outage."""
     needed = HEALTH_LOAD_CONNECTIONS + 256  # the sockets plus what the process holds anyway
-    allowed = _allow_open_files(needed)
+    limit = raise_open_files_limit(needed)  # the targets' own rule (targets.common.serve)
+    allowed = needed if limit == resource.RLIM_INFINITY else limit
     expect_true(
         allowed >= needed,
         f"this process may open {allowed} files, {needed} needed for health_under_load "
