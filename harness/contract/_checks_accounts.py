@@ -21,7 +21,6 @@ import jwt
 import orjson
 
 from harness.contract._client import (
-from targets.common.serve import raise_open_files_limit
     MISSING,
     REQUEST_TIMEOUT_S,
     CheckFailed,
@@ -30,6 +29,7 @@ from targets.common.serve import raise_open_files_limit
     expect_true,
     is_int,
 )
+from targets.common.serve import raise_open_files_limit
 
 INVALID_LOGIN = {"error": "unauthorized", "message": "invalid username or password"}
 
