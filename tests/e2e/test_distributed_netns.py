@@ -35,7 +35,7 @@ NS_TARGET, NS_GEN = f"abT{SUFFIX}", f"abG{SUFFIX}"
 TARGET_IP, MASTER_IP, GEN_IP = "10.231.77.2", "10.231.78.1", "10.231.78.2"
 TARGET_PORT, MASTER_PORT = 18080, 15557
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(420)]
 
 
 def _netns_available() -> tuple[bool, str]:

@@ -16,12 +16,12 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import BENCH
 
 from harness.manifests import (
     ManifestOptions,
@@ -34,8 +34,7 @@ from harness.manifests import (
 )
 from harness.registry import get_topology
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-BENCH = str(Path(sys.executable).parent / "bench")
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(900)]
 OPTIONS = ManifestOptions()
 IMAGES = {OPTIONS.image: f"localhost/{OPTIONS.image}", OPTIONS.postgres_image: f"localhost/{OPTIONS.postgres_image}",
           OPTIONS.nats_image: f"localhost/{OPTIONS.nats_image}"}
@@ -145,7 +144,7 @@ def test_target_runs_under_podman_kube_play(target: str, tmp_path: Path) -> None
                                                          conf=conf, check=False).stderr
         up_s = time.time() - started
         verify = subprocess.run(
-            [BENCH, "verify", "--url", url, "--admin-password", secrets.admin_password,
+            [*BENCH, "verify", "--url", url, "--admin-password", secrets.admin_password,
              "--token-secret", secrets.token_secret], capture_output=True, text=True, timeout=300)
         assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
         assert "checks passed (ok)" in verify.stdout
