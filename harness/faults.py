@@ -15,9 +15,9 @@ instances, in this order:
 - ``@database``  every PostgreSQL server (monolith: postgres; microservices: users-db,
   catalog-db, orders-db)
 - ``@broker``    the message broker where there is one (event-driven: nats; else none)
-- ``@infra``     every infrastructure piece (databases first, then the broker)
+- ``@infra``     every infrastructure piece (databases first, then the broker, then caches: redis)
 - ``@services``  every service of the target, in declaration order
-- ``@all``       ``@database``, then ``@broker``, then ``@services``
+- ``@all``       ``@infra``, then ``@services``
 
 A selector that matches several instances hits them in turn, ``every`` seconds apart
 (the first at ``at``), so one profile takes down, on each target, the database, the
@@ -98,9 +98,11 @@ def expand_selector(selector: str, topology: Topology) -> list[str]:
     """
     databases = [spec.name for spec in topology.infra if spec.kind == "postgres"]
     brokers = [spec.name for spec in topology.infra if spec.kind in BROKER_KINDS]
+    others = [spec.name for spec in topology.infra if spec.name not in {*databases, *brokers}]  # caches
     services = [spec.name for spec in topology.services]
-    roles = {"@database": databases, "@broker": brokers, "@infra": databases + brokers,
-             "@services": services, "@all": databases + brokers + services}
+    infra = databases + brokers + others
+    roles = {"@database": databases, "@broker": brokers, "@infra": infra,
+             "@services": services, "@all": infra + services}
     if selector in roles:
         return roles[selector]
     if selector.startswith("@"):

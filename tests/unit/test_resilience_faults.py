@@ -96,3 +96,13 @@ def test_faults_are_refused_with_bench_run_url() -> None:
     data = with_faults([{"at": "10s", "action": "kill", "service": "app"}])
     with pytest.raises(ConfigError, match="bench run --url drives a service archbench did not start"):
         check_faults(_context(data, ("svc",), external=True))
+
+
+def test_a_cache_is_infrastructure_for_the_role_selectors() -> None:
+    from harness.faults import expand_selector
+    from harness.registry import get_topology
+
+    topology = get_topology("monolith-redis")
+    assert expand_selector("@infra", topology) == ["postgres", "redis"]
+    assert expand_selector("@all", topology)[:2] == ["postgres", "redis"]
+    assert expand_selector("@broker", get_topology("event-driven-kafka")) == ["kafka"]
