@@ -290,6 +290,16 @@ def usd(value: Any) -> str:
     return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
 
 
+def cache_text(cache: Mapping[str, Any] | None) -> str:
+    """``"redis cache: 68% hits (13,136 of 19,378 reads)"``, or "" for a target without a cache."""
+    if not cache:
+        return ""
+    hits, misses = int(cache.get("hits") or 0), int(cache.get("misses") or 0)
+    ratio = cache.get("hit_ratio")
+    share = "–" if ratio is None else f"{100 * float(ratio):.0f}%"
+    return f"{cache.get('kind', 'cache')} cache: {share} hits ({hits:,} of {hits + misses:,} reads)"
+
+
 def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
     """One row of display strings per target for the headline table."""
     rows = []
@@ -317,5 +327,6 @@ def headline(targets: dict[str, TargetResult]) -> list[dict[str, str]]:
             "validity": "valid" if valid.get("ok", True) else "INVALID",
             "validity_ok": "1" if valid.get("ok", True) else "",
             "generator_bound": "1" if (target.get("generator") or {}).get("bound") else "",
+            "cache": cache_text(target.get("cache")),
         })
     return rows

@@ -637,3 +637,11 @@ def test_capacity_strings_from_results_are_escaped(tmp_path: Path) -> None:
     assert XSS not in rendered["index.html"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in section(rendered["index.html"], "capacity")
     assert "<script>" not in rendered["summary.md"]
+
+
+def test_a_cached_target_shows_its_hit_ratio_in_the_headline() -> None:
+    from harness.report.model import cache_text
+
+    assert cache_text({"kind": "redis", "hits": 13136, "misses": 6242, "hit_ratio": 0.678}) == \
+        "redis cache: 68% hits (13,136 of 19,378 reads)"
+    assert cache_text(None) == ""
