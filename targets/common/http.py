@@ -101,6 +101,11 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CannotConnectNowError,  # server starting up or shutting down
     asyncpg.AdminShutdownError,
     asyncpg.TooManyConnectionsError,
+    # A pooled connection the server's crash broke mid-operation can fail the next use with
+    # "cannot switch to state ...; another operation is in progress" or "connection is
+    # closed" rather than a connection error (seen killing PostgreSQL under load).
+    asyncpg.InternalClientError,
+    asyncpg.InterfaceError,
 )
 
 

@@ -7,6 +7,7 @@ import re
 from types import SimpleNamespace
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
@@ -160,6 +161,9 @@ def _app() -> web.Application:
     async def lost(request: web.Request) -> web.Response:
         raise ConnectionRefusedError("database down")
 
+    async def broken_connection(request: web.Request) -> web.Response:  # what a killed server leaves
+        raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+
     async def failing(app: web.Application) -> None:
         raise ConnectionRefusedError("db down")
 
@@ -171,6 +175,7 @@ def _app() -> web.Application:
             web.post("/echo", echo),
             web.get("/boom", boom),
             web.get("/lost", lost),
+            web.get("/broken-connection", broken_connection),
             web.get("/health", health_handler(passing)),
             web.get("/health-down", health_handler(passing, failing)),
         ]
@@ -225,6 +230,7 @@ async def test_unexpected_exception_is_500_internal_without_details(client: Test
 
 async def test_lost_dependency_is_503_unavailable(client: TestClient) -> None:
     assert await _error(await client.get("/lost")) == (503, "unavailable")
+    assert await _error(await client.get("/broken-connection")) == (503, "unavailable")
 
 
 async def test_health_is_ok_or_503_naming_the_failing_check(client: TestClient) -> None:
