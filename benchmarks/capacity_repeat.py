@@ -29,7 +29,7 @@ def one_round(targets: list[str], backend: str, out: Path) -> tuple[dict[str, di
     """One ``bench capacity`` over ``targets``: per target its capacity record; the wall seconds."""
     started = time.monotonic()
     done = subprocess.run([BENCH, "capacity", *targets, "--backend", backend, "--out", str(out)],
-                          capture_output=True, text=True, check=False, timeout=3600)  # fmt: skip
+                          capture_output=True, text=True, check=False, timeout=3600)
     wall = time.monotonic() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"bench capacity failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -40,7 +40,7 @@ def one_round(targets: list[str], backend: str, out: Path) -> tuple[dict[str, di
         found[name] = {"capacity": capacity["capacity_rps"], "low": capacity["low_rps"],
                        "high": capacity["high_rps"], "kind": capacity["kind"],
                        "limited_by": capacity["limited_by"], "steps": len(capacity["steps"]),
-                       "p99": capacity["p99_at_capacity_ms"]}  # fmt: skip
+                       "p99": capacity["p99_at_capacity_ms"]}
     return found, wall
 
 

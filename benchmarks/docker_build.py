@@ -43,7 +43,7 @@ def timed(label: str, function: object) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cold-targets", action="store_true",
-                        help="remove the targets image first (a full dependency install)")  # fmt: skip
+                        help="remove the targets image first (a full dependency install)")
     args = parser.parse_args()
     config = load_config().docker
     client = _docker_client(timeout=config.build_timeout)
@@ -68,7 +68,7 @@ def main() -> None:
     timed("targets image: rebuilt back without the marker", build)
     timed("targets image: current (check only)", build)
     print(f"image size: {client.images.get(config.image_tag).attrs['Size'] / 2**20:.0f} MiB "
-          f"({Path(config.image_tag).name})")  # fmt: skip
+          f"({Path(config.image_tag).name})")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ def one_run(backend: str, profile: str, duration: str, out: Path) -> dict[str, f
         [BENCH, "run", "monolith", "--backend", backend, "--profile", profile,
          "--duration", duration, "--out", str(out)],
         capture_output=True, text=True, check=False, timeout=900,
-    )  # fmt: skip
+    )
     if done.returncode != 0:
         raise SystemExit(f"bench run ({backend}) failed:\n{done.stderr[-3000:]}")
     run_dir = Path(done.stdout.strip().splitlines()[-1])

@@ -62,7 +62,7 @@ def _percentiles(values: list[float]) -> str:
 
 
 async def measure(url: str, database_url: str, admin: tuple[str, str], seconds: float,
-                  clients: int) -> tuple[dict[str, str], list[int]]:  # fmt: skip
+                  clients: int) -> tuple[dict[str, str], list[int]]:
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients + 4)) as session:
         _, body = await _json(
             session, "POST", f"{url}/login", json={"username": admin[0], "password": admin[1]}
@@ -70,16 +70,16 @@ async def measure(url: str, database_url: str, admin: tuple[str, str], seconds: 
         admin_auth = {"Authorization": f"Bearer {body['token']}"}
         username = f"bench{uuid.uuid4().hex[:8]}"
         await _json(session, "POST", f"{url}/users",
-                    json={"username": username, "password": "benchmark-pw"})  # fmt: skip
+                    json={"username": username, "password": "benchmark-pw"})
         _, body = await _json(session, "POST", f"{url}/login",
-                              json={"username": username, "password": "benchmark-pw"})  # fmt: skip
+                              json={"username": username, "password": "benchmark-pw"})
         auth = {"Authorization": f"Bearer {body['token']}"}
         ids = []
         for n in range(PRODUCTS):
             status, product = await _json(
                 session, "POST", f"{url}/products", headers=admin_auth,
                 json={"name": f"bench-{n}", "price_cents": 100 + n, "stock": STOCK},
-            )  # fmt: skip
+            )
             assert status == 201, product
             ids.append(product["id"])
         _, before = await _json(session, "GET", f"{url}/stats", headers=admin_auth)
@@ -95,7 +95,7 @@ async def measure(url: str, database_url: str, admin: tuple[str, str], seconds: 
         for _ in range(IDLE_ORDERS):
             start = time.perf_counter()
             status, placed = await _json(session, "POST", f"{url}/orders", headers=auth,
-                                         json=order_body())  # fmt: skip
+                                         json=order_body())
             assert status == 202, placed
             accept_ms.append((time.perf_counter() - start) * 1000)
             while True:
@@ -118,7 +118,7 @@ async def measure(url: str, database_url: str, admin: tuple[str, str], seconds: 
             while time.monotonic() < deadline:
                 start = time.perf_counter()
                 status, placed = await _json(session, "POST", f"{url}/orders", headers=auth,
-                                             json=order_body())  # fmt: skip
+                                             json=order_body())
                 load_accept_ms.append((time.perf_counter() - start) * 1000)
                 if status == 202:
                     acknowledged.append(placed["id"])
@@ -129,7 +129,7 @@ async def measure(url: str, database_url: str, admin: tuple[str, str], seconds: 
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.monotonic() - started
         print(f"load   {clients} clients {elapsed:.1f}s: {len(acknowledged)} acknowledged "
-              f"({len(acknowledged) / elapsed:.1f}/s), {errors} errors")  # fmt: skip
+              f"({len(acknowledged) / elapsed:.1f}/s), {errors} errors")
         print(f"load   202 latency:          {_percentiles(load_accept_ms)}")
 
     conn = await asyncpg.connect(database_url)

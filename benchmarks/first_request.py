@@ -33,7 +33,7 @@ def first_request(target: str, backend: str, out: Path) -> tuple[float, dict[str
         [BENCH, "run", target, "--backend", backend, "--profile", "smoke", "--duration", "5s",
          "--out", str(out)],
         capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
+    )
     if done.returncode != 0:
         raise SystemExit(f"bench run {target} ({backend}) failed:\n{done.stderr[-3000:]}")
     run_dir = Path(done.stdout.strip().splitlines()[-1])

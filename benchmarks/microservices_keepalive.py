@@ -62,7 +62,7 @@ async def drive(url: str, admin: tuple[str, str], seconds: float, clients: int) 
             status, product = await _json(
                 session, "POST", f"{url}/products", headers=auth,
                 json={"name": f"bench-{n}", "price_cents": 100 + n, "stock": STOCK},
-            )  # fmt: skip
+            )
             assert status == 201, product
             ids.append(product["id"])
         _, before = await _json(session, "GET", f"{url}/stats", headers=auth)
@@ -79,7 +79,7 @@ async def drive(url: str, admin: tuple[str, str], seconds: float, clients: int) 
                     ("view_product", "GET", f"/products/{product}", None),
                     ("place_order", "POST", "/orders",
                      {"items": [{"product_id": product, "quantity": rng.randint(1, 3)}]}),
-                ):  # fmt: skip
+                ):
                     start = time.perf_counter()
                     status, answer = await _json(
                         session, method, url + path, json=payload, headers=auth
@@ -125,7 +125,7 @@ def run_variant(label: str, env: dict[str, str], seconds: float, clients: int) -
             admin = (deployment.admin_username, deployment.admin_password)
             result = asyncio.run(drive(deployment.url, admin, seconds, clients))
     print(f"== {label} ({', '.join(f'{k}={v}' for k, v in env.items())}), "
-          f"{clients} clients, {result['elapsed_s']:.1f} s")  # fmt: skip
+          f"{clients} clients, {result['elapsed_s']:.1f} s")
     for name, figures in result["endpoints"].items():
         print(
             f"  {name:13s} n={figures['count']:6d} err={figures['errors']:3d} "

@@ -292,7 +292,7 @@ def measured_by_intent(samples: pd.DataFrame, window: Window) -> pd.DataFrame:
 
 
 def _add_service_time(summary: LatencyStats, endpoints: list[LatencyStats], kept: pd.DataFrame,
-                      window: Window) -> None:  # fmt: skip
+                      window: Window) -> None:
     """Copy service-time figures (from the actual send) in as ``service_*``, and the send lag."""
     service_total, service_endpoints = endpoint_table(kept, window.duration_s)
     by_name = {stats["name"]: stats for stats in service_endpoints}

@@ -209,7 +209,7 @@ def limits_check(config: Config) -> Finding:
     return Finding("cpu/memory limits", "missing" if must else "warn", detail,
                    "run as root on a host with cgroups, or use the docker backend; local runs "
                    "only report each service's budget (bench sweep --cpus needs it enforced)",
-                   blocking=must)  # fmt: skip
+                   blocking=must)
 
 
 def doctor_checks(config: Config) -> list[Finding]:

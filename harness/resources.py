@@ -157,10 +157,10 @@ def generator_info(frame: pd.DataFrame, start_t_s: float, end_t_s: float, *, cpu
         if share > LATE_SHARE:
             reasons.append(f"the generator dispatched {share:.1%} of arrivals more than "
                            f"{LATE_ARRIVAL_MS:g} ms late (p99 {schedule.get('lag_p99_ms', 0):.1f} ms): "
-                           "the schedule was not kept")  # fmt: skip
+                           "the schedule was not kept")
     reason = ("; ".join(reasons) + ": these numbers measure the generator, not the target; give the "
               "generator more cores (cpu.generator_cpus, cpu.generator_processes) or offer less load"
-              ) if reasons else None  # fmt: skip
+              ) if reasons else None
     info = GeneratorInfo(cpus=cpus, processes=processes, cpu_mean_pct=mean, cpu_peak_pct=peak,
                          bound=bool(reasons), reason=reason, cpu_p90_pct=p90)
     if schedule:

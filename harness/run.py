@@ -67,7 +67,7 @@ class Job:
 
 
 def run_benchmark(context: RunContext, measure: Measure = measure_target,
-                  jobs: Sequence[Job] = ()) -> Path:  # fmt: skip
+                  jobs: Sequence[Job] = ()) -> Path:
     """Run the benchmark ``context`` describes; return the run directory (results complete or partial).
 
     ``measure`` is what happens to each target once it is up: one load run

@@ -106,7 +106,7 @@ def read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFra
     wanted = list(columns) if columns is not None else list(SAMPLE_COLUMNS)
     present = set(pq.read_schema(path).names)
     table = pq.read_table(path, columns=[c for c in wanted if c in present],
-                          read_dictionary=[c for c in _CATEGORICAL if c in wanted])  # fmt: skip
+                          read_dictionary=[c for c in _CATEGORICAL if c in wanted])
     for column in wanted:  # files of older versions lack newer columns (e.g. intended_s)
         if column not in present:
             table = table.append_column(column, pa.nulls(len(table), type=_TYPES[column]))
@@ -119,10 +119,10 @@ def read_dropped(directory: Path) -> pd.DataFrame:
         pacsv.read_csv(path, read_options=pacsv.ReadOptions(column_names=["intended_s", "name"]),
                        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False)).to_pandas()
         for path in sorted(directory.glob(DROPPED_PATTERN)) if path.stat().st_size > 0
-    ]  # fmt: skip
+    ]
     if not frames:
         return pd.DataFrame({"intended_s": pd.Series([], dtype="float64"),
-                             "name": pd.Series([], dtype="object")})  # fmt: skip
+                             "name": pd.Series([], dtype="object")})
     return pd.concat(frames, ignore_index=True)
 
 
@@ -170,4 +170,4 @@ def read_schedule(directory: Path) -> dict[str, float]:
     return {"arrivals": float(sum(r.get("arrivals", 0) for r in reports)),
             "late_10ms": float(sum(r.get("late_10ms", 0) for r in reports)),
             "lag_p99_ms": max(float(r.get("lag_p99_ms", 0.0)) for r in reports),
-            "lag_max_ms": max(float(r.get("lag_max_ms", 0.0)) for r in reports)}  # fmt: skip
+            "lag_max_ms": max(float(r.get("lag_max_ms", 0.0)) for r in reports)}

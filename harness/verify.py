@@ -90,7 +90,7 @@ def verify_targets(
         with start_target(config, target, backend_name, new_run_id(prefix="verify"),
                           announce) as (deployment, _, secret):
             found = verify_url(deployment.url, deployment.admin_username,
-                               deployment.admin_password, token_secret=secret)  # fmt: skip
+                               deployment.admin_password, token_secret=secret)
         results.append(Verification(target=target, url=deployment.url, checks=found.checks))
     return results
 

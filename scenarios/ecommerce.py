@@ -170,7 +170,7 @@ def list_products(client: Any, who: Identity, context: dict[str, Any]) -> None:
     pages = max(1, len(SETTINGS.product_ids) // SETTINGS.page_size)
     offset = random.randrange(pages) * SETTINGS.page_size
     client.get(f"/products?limit={SETTINGS.page_size}&offset={offset}", name="/products",
-               context=context)  # fmt: skip
+               context=context)
 
 
 def view_product(client: Any, who: Identity, context: dict[str, Any]) -> None:
@@ -314,7 +314,7 @@ class ArrivalShopper(FastHttpUser):
         for offset in arrival_offsets(SETTINGS.stages, index=self.index,
                                       processes=max(1, SETTINGS.processes),
                                       poisson=SETTINGS.arrival == "poisson",
-                                      seed=SETTINGS.arrival_seed):  # fmt: skip
+                                      seed=SETTINGS.arrival_seed):
             intended = origin + offset
             delay = intended - time.time()
             if delay > 0:
@@ -337,7 +337,7 @@ def _write_schedule_report(lags: list[float], runner: Any = None) -> None:
     ordered = sorted(lags)
     report = {"arrivals": len(ordered), "lag_p99_ms": ordered[int(0.99 * (len(ordered) - 1))] * 1000,
               "lag_max_ms": ordered[-1] * 1000,
-              "late_10ms": sum(1 for lag in ordered if lag > 0.010)}  # fmt: skip
+              "late_10ms": sum(1 for lag in ordered if lag > 0.010)}
     if SETTINGS.master_host and runner is not None:
         remote.send_schedule(runner, report)
         return

@@ -178,7 +178,7 @@ class MasterCollector:
         runner = environment.runner
         for kind, listener in ((_SAMPLES, self.on_samples), (_DROPPED, self.on_dropped),
                                (_CLOCK, self.on_clock), (_HELLO, self.on_hello), (_CPU, self.on_cpu),
-                               (_SCHEDULE, self.on_schedule)):  # fmt: skip
+                               (_SCHEDULE, self.on_schedule)):
             runner.register_message(kind, listener)
         environment.events.test_stop.add_listener(lambda **_: self.write_report(judge=False))
         environment.events.quitting.add_listener(lambda **_: self.close())

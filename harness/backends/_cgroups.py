@@ -103,7 +103,7 @@ class InstanceCgroups:
 
     @classmethod
     def create(cls, support: CgroupSupport, deployment: str, instance: str, cpus: float,
-               memory_mb: int) -> InstanceCgroups:  # fmt: skip
+               memory_mb: int) -> InstanceCgroups:
         """Make the groups with the quota of ``cpus`` vCPUs and a ``memory_mb`` MiB limit."""
         owner = owner_token().split("@", 1)[0].replace(":", "-")
         safe = re.sub(r"[^a-zA-Z0-9_.-]", "-", f"{deployment}-{instance}")

@@ -18,7 +18,7 @@ from harness.backends.base import ResourceReading
 # What talking to an absent, dead or hung engine raises.
 ENGINE_ERRORS: tuple[type[Exception], ...] = (
     docker.errors.DockerException, requests.exceptions.RequestException, OSError,
-)  # fmt: skip
+)
 
 
 def reading_from_stats(name: str, stats: dict[str, Any], now: float) -> ResourceReading:
@@ -58,7 +58,7 @@ class StatsSampler:
         if thread is not None and thread.is_alive():
             return
         thread = threading.Thread(target=self._follow, args=(name, container_id),
-                                  name=f"docker-stats-{name}", daemon=True)  # fmt: skip
+                                  name=f"docker-stats-{name}", daemon=True)
         self._threads[name] = thread
         thread.start()
 
@@ -81,7 +81,7 @@ class StatsSampler:
 
         def all_fresh() -> bool:
             return all(self._latest.get(name, (0,))[0] > self._returned.get(name, 0)
-                       for name, _ in containers)  # fmt: skip
+                       for name, _ in containers)
 
         with self._changed:
             while not all_fresh() and (left := deadline - time.monotonic()) > 0:

@@ -187,7 +187,7 @@ class Wiring:
         ports = _free_ports(len(names) + len(monitored))
         wiring = cls(ports=dict(zip(names, ports, strict=False)), db_user="bench",
                      db_password=settings.db_password,
-                     monitor_ports=dict(zip(monitored, ports[len(names):], strict=True)))  # fmt: skip
+                     monitor_ports=dict(zip(monitored, ports[len(names):], strict=True)))
         for infra in topology.infra:
             wiring.kinds.setdefault(infra.kind, infra.name)
             for database in infra.databases:

@@ -337,7 +337,7 @@ class LifecycleBackend(ABC):
             admin_username=settings.admin_username, admin_password=settings.admin_password,
             health_timeout=settings.health_timeout, log_dir=launcher.log_dir,
             limits_enforced=launcher.limits_enforced, _read_all=launcher.read_all,
-        )  # fmt: skip
+        )
         try:
             for handle, instance, check in _plan(topology, settings, wiring, launcher):
                 deployment._add(instance, handle, check)

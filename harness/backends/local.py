@@ -133,7 +133,7 @@ class _LocalLauncher(Launcher):
         settings.workdir.mkdir(parents=True, exist_ok=True)
         self.settings = settings
         self.root = Path(tempfile.mkdtemp(prefix=f"archbench-{topology.target}-",
-                                          dir=settings.workdir.resolve()))  # fmt: skip
+                                          dir=settings.workdir.resolve()))
         claim_directory(self.root)
         self.logs_kept = kept_logs is not None
         self.logs: Path = kept_logs / topology.target if kept_logs is not None else self.root / "logs"
@@ -174,7 +174,7 @@ class _LocalLauncher(Launcher):
             name=instance, argv=spec.argv(sys.executable), env=env, cwd=PROJECT_ROOT,
             log_path=self.logs / f"{instance}.log", cpus=self.cpus,
             stop_timeout=SERVICE_STOP_TIMEOUT,
-        ), cpus, memory_mb))  # fmt: skip
+        ), cpus, memory_mb))
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
@@ -187,12 +187,12 @@ class _LocalLauncher(Launcher):
         store = self.root / spec.name
         store.mkdir()
         argv = infra.nats_argv(infra.find_nats_server(), wiring.ports[spec.name],
-                               wiring.monitor_ports[spec.name], store)  # fmt: skip
+                               wiring.monitor_ports[spec.name], store)
         return self._handle(self._limited(ProcessSpec(
             name=spec.name, argv=argv, env=dict(self.base_env), cwd=store,
             log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
             stop_timeout=INFRA_STOP_TIMEOUT,
-        ), cpus, memory_mb))  # fmt: skip
+        ), cpus, memory_mb))
 
     def _redis(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """A cache-only Redis (no persistence), its working dir below the deployment's directory."""
@@ -203,7 +203,7 @@ class _LocalLauncher(Launcher):
             name=spec.name, argv=argv, env=dict(self.base_env), cwd=store,
             log_path=self.logs / f"{spec.name}.log", cpus=self.cpus,
             stop_timeout=INFRA_STOP_TIMEOUT,
-        ), cpus, memory_mb))  # fmt: skip
+        ), cpus, memory_mb))
 
     def _kafka(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """A single-node KRaft broker (storage formatted now), as an unprivileged user when root."""
@@ -213,14 +213,14 @@ class _LocalLauncher(Launcher):
             os.chmod(self.root, 0o711)
         parent = infra.data_parent(self.root, user)
         root = self.root / spec.name if parent == self.root else Path(
-            tempfile.mkdtemp(prefix="archbench-kafka-", dir=parent))  # fmt: skip
+            tempfile.mkdtemp(prefix="archbench-kafka-", dir=parent))
         if root != self.root / spec.name:
             claim_directory(root)
             self.extra_dirs.append(root)
         plan = kafka.KafkaPlan(java=java, jars=kafka.accessible_jars(jars, user), root=root,
                                port=wiring.ports[spec.name],
                                controller_port=wiring.monitor_ports[spec.name],
-                               heap_mb=kafka.heap_mb(memory_mb), user=user)  # fmt: skip
+                               heap_mb=kafka.heap_mb(memory_mb), user=user)
         env = dict(self.base_env)
         env.pop("HOME", None)  # /root is not readable by the unprivileged user
         log_path = self.logs / f"{spec.name}.log"
@@ -229,7 +229,7 @@ class _LocalLauncher(Launcher):
             name=spec.name, argv=plan.server_argv(), env=env, cwd=root, log_path=log_path,
             cpus=self.cpus, user=user, stop_timeout=INFRA_STOP_TIMEOUT,
             discard_signal=signal.SIGKILL,  # its data is deleted next: no controlled shutdown
-        ), cpus, memory_mb))  # fmt: skip
+        ), cpus, memory_mb))
 
     def _postgres(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """A fresh cluster (initdb now), as an unprivileged user when we are root."""
@@ -245,7 +245,7 @@ class _LocalLauncher(Launcher):
             claim_directory(pg_root)
             self.extra_dirs.append(pg_root)
         plan = infra.PostgresPlan(bindir=bindir, root=pg_root, port=wiring.ports[spec.name],
-                                  password=self.settings.db_password, user=user)  # fmt: skip
+                                  password=self.settings.db_password, user=user)
         env = dict(self.base_env, LC_ALL="C")
         env.pop("HOME", None)  # /root is not readable by the postgres user
         log_path = self.logs / f"{spec.name}.log"
@@ -258,7 +258,7 @@ class _LocalLauncher(Launcher):
             discard_signal=signal.SIGQUIT,
             stop_timeout=INFRA_STOP_TIMEOUT,
             signal_group=False,  # only the postmaster: it stops its own backends
-        ), cpus, memory_mb), postgres_data=plan.data)  # fmt: skip
+        ), cpus, memory_mb), postgres_data=plan.data)
 
     def teardown(self, handles: list[InstanceHandle]) -> list[str]:
         # A start interrupted by Ctrl-C may still be forking: let it finish so its process is known.

@@ -62,7 +62,7 @@ def check_capacity_config(capacity: CapacityConfig) -> SearchSettings:
     return SearchSettings(start_rate=capacity.start_rate, growth=capacity.growth,
                           tolerance=capacity.tolerance, max_steps=capacity.max_steps,
                           max_rate=capacity.max_rate,
-                          min_rate=min(1.0, capacity.start_rate))  # fmt: skip
+                          min_rate=min(1.0, capacity.start_rate))
 
 
 def step_profile(capacity: CapacityConfig, rate: float) -> Profile:
@@ -70,7 +70,7 @@ def step_profile(capacity: CapacityConfig, rate: float) -> Profile:
     return Profile(name=f"capacity@{rate:g}/s", description="capacity search step",
                    warmup=capacity.step_warmup, arrival=capacity.arrival,
                    max_in_flight=capacity.max_in_flight,
-                   stages=(Stage(duration=capacity.step_duration, users=1, spawn_rate=1.0, rate=rate),))  # fmt: skip
+                   stages=(Stage(duration=capacity.step_duration, users=1, spawn_rate=1.0, rate=rate),))
 
 
 @dataclass
@@ -112,7 +112,7 @@ def measure_capacity(context: RunContext, target: TargetUnderTest, timings: dict
         interrupted=interrupted)  # integrity covers every acknowledged order
     integrity = integrity_phase(context, target, seed, tracker, everything)
     result = assemble(config, chosen.profile, target, dataclasses.replace(chosen.load, interrupted=interrupted),
-                      chosen.analysis, integrity)  # fmt: skip
+                      chosen.analysis, integrity)
     result["capacity"] = capacity_section(capacity, found, [s.record for s in steps])
     context.console.print(f"  {target.name}: capacity {found.describe()}")
     if interrupted:
@@ -121,14 +121,14 @@ def measure_capacity(context: RunContext, target: TargetUnderTest, timings: dict
 
 
 def _run_step(context: RunContext, target: TargetUnderTest, seed: SeedResult, order_socket: str,
-              rate: float, index: int) -> _Step:  # fmt: skip
+              rate: float, index: int) -> _Step:
     config = context.config
     profile = step_profile(config.capacity, rate)
     step_context = dataclasses.replace(context, profile=profile)
     files = TargetFiles.of(context.run_dir, f"{target.files_name}/{STEPS_DIR}/{index:02d}")
     settings = ScenarioSettings.from_config(config.scenario, seed, profile,
                                             samples_dir=str(files.samples), order_socket=order_socket,
-                                            **scenario_options(generator_hosts(config)))  # fmt: skip
+                                            **scenario_options(generator_hosts(config)))
     load = load_phase(step_context, target, settings, files, {})
     shutil.rmtree(files.samples, ignore_errors=True)  # kept compressed in the step's samples.parquet
     analysis = analysis_phase(config, profile, load)
@@ -136,7 +136,7 @@ def _run_step(context: RunContext, target: TargetUnderTest, seed: SeedResult, or
 
 
 def step_record(context: RunContext, profile: Profile, load: LoadRecord, analysis: Analysis,
-                rate: float) -> CapacityStep:  # fmt: skip
+                rate: float) -> CapacityStep:
     """What a step showed (pure): offered and achieved rate, both latencies, SLO checks, CPU."""
     config = context.config
     window = analysis.window
@@ -144,16 +144,16 @@ def step_record(context: RunContext, profile: Profile, load: LoadRecord, analysi
     summary = analysis.summary
     checks = judge_step(parse_slo(config.capacity.slo), view["start_s"], view["latency_ms"], view["ok"],
                         window=(window.start_s, window.end_s), dropped=summary.get("dropped", 0),
-                        seed=int(rate))  # fmt: skip
+                        seed=int(rate))
     since, until = window.start_s - load.start_s, window.end_s - load.start_s
     cpu = config.cpu
     generator = generator_info(load.resources, since, until, cpus=cpu.generator_cpus,
                                processes=cpu.generator_processes, bound_pct=cpu.generator_bound_pct,
-                               schedule=load.schedule)  # fmt: skip
+                               schedule=load.schedule)
     if load.outcome is not None:  # distributed: a worker missing or saturated invalidates the step
         generator = with_workers(generator, load.outcome.workers, load.outcome.generator_problems)
     services = [s for s in summarise(load.resources, since, until) if s["name"] != GENERATOR] \
-        if len(load.resources) else []  # fmt: skip
+        if len(load.resources) else []
     return CapacityStep(
         offered_rps=rate, achieved_rps=summary["rps"], requests=summary["requests"],
         error_rate=summary["error_rate"], dropped=summary.get("dropped", 0),
@@ -164,14 +164,14 @@ def step_record(context: RunContext, profile: Profile, load: LoadRecord, analysi
                  "verdict": c.verdict} for c in checks],
         generator=generator, services=services,
         limited_by=limiting_resource(services, generator, len(parse_cpu_list(cpu.target_cpus))),
-    )  # fmt: skip
+    )
 
 
 SATURATED = 0.9  # of the CPU a budget offers: beyond it, that budget is the bottleneck
 
 
 def limiting_resource(services: list[ServiceResources], generator: GeneratorInfo,
-                      target_cores: int) -> str:  # fmt: skip
+                      target_cores: int) -> str:
     """What saturated at this step (pure): the generator, the target's cores, or the busiest service.
 
     Services share the target's cores (``cpu.target_cpus``; 0: not pinned), so when their
@@ -201,7 +201,7 @@ def capacity_section(capacity: CapacityConfig, found: Capacity, steps: list[Capa
     """results.json's ``capacity`` of one target (pure)."""
     at = [s for s in steps if s["offered_rps"] == found.capacity and s["verdict"] == "holds"]
     first_break = min((s for s in steps if s["verdict"] != "holds"), key=lambda s: s["offered_rps"],
-                      default=None)  # fmt: skip
+                      default=None)
     limiting = first_break or (at[-1] if at else None)
     return CapacityResult(
         slo=list(capacity.slo), kind=found.kind, capacity_rps=found.capacity, low_rps=found.low,

@@ -41,11 +41,11 @@ class SearchSettings:
                                 ("max_steps", self.max_steps, self.max_steps >= 2),
                                 ("max_rate", self.max_rate, self.max_rate >= 0),
                                 ("repeats", self.repeats, self.repeats >= 0),
-                                ("min_rate", self.min_rate, 0 < self.min_rate <= self.start_rate)):  # fmt: skip
+                                ("min_rate", self.min_rate, 0 < self.min_rate <= self.start_rate)):
             if not ok:
                 raise ConfigError(f"capacity.{name} = {value!r} is out of range "
                                   "(start_rate > 0, growth > 1, 0 < tolerance < 1, max_steps >= 2, "
-                                  "max_rate >= 0, repeats >= 0, 0 < min_rate <= start_rate)")  # fmt: skip
+                                  "max_rate >= 0, repeats >= 0, 0 < min_rate <= start_rate)")
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class CapacitySearch:
         self._unclear_tries = 0
         if outcome.generator_limited:  # the rate was not really offered: it proves nothing
             self._done = self._finish(f"the generator could not keep the schedule at "
-                                      f"{outcome.rate:g}/s", limited=True)  # fmt: skip
+                                      f"{outcome.rate:g}/s", limited=True)
         elif verdict == "holds":
             self.held = max(self.held or 0.0, outcome.rate)
         else:  # broke, or still unclear: not a rate the target holds
@@ -131,7 +131,7 @@ class CapacitySearch:
             assert self.held is not None
             if settings.max_rate and self.held >= settings.max_rate:
                 self._done = self._finish("the SLO held up to the generator's ceiling "
-                                          "(capacity.max_rate)", limited=True)  # fmt: skip
+                                          "(capacity.max_rate)", limited=True)
                 return None
             return _capped(self.held * settings.growth, settings)
         if self.held is None:  # the first steps broke: ramp down

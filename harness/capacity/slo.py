@@ -85,11 +85,11 @@ def judge_step(
     for slo in slos:
         if slo.metric.name == "error_rate":
             measured, low, high = _error_rate(starts[inside], succeeded[inside], begin, end,
-                                              dropped, rng)  # fmt: skip
+                                              dropped, rng)
         else:
             keep = inside & succeeded
             measured, low, high = _quantile(starts[keep], latencies[keep], begin, end,
-                                            _QUANTILES[slo.metric.key], rng)  # fmt: skip
+                                            _QUANTILES[slo.metric.key], rng)
         checks.append(SloCheck(slo.condition, measured, low, high, _verdict(slo, low, high)))
     return checks
 

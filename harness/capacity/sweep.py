@@ -57,7 +57,7 @@ def parse_replicas(texts: tuple[str, ...]) -> dict[str, list[int]]:
             values = []
         if not sep or not service.strip() or not values or min(values) < 1:
             raise ConfigError(f"--replicas {text!r}: give SERVICE=N[,N...] with every N >= 1, "
-                              "e.g. --replicas catalog=1,2,3")  # fmt: skip
+                              "e.g. --replicas catalog=1,2,3")
         grid[service.strip()] = values
     return grid
 
@@ -72,11 +72,11 @@ def split_budget(topology: Topology, cpus: float, replicas: dict[str, int]) -> d
     shares.update({infra.name: infra.cpus for infra in topology.infra})
     total = sum(shares.values())
     return {name: round(cpus * share / total / max(1, replicas.get(name, 1)), 4)
-            for name, share in shares.items()}  # fmt: skip
+            for name, share in shares.items()}
 
 
 def plan_sweep(topologies: list[Topology], budgets: list[float], replica_grid: dict[str, list[int]],
-               target_cores: int) -> tuple[list[SweepPoint], list[str]]:  # fmt: skip
+               target_cores: int) -> tuple[list[SweepPoint], list[str]]:
     """Points to run, and why others were skipped (pure).
 
     Every target gets every budget crossed with every replica count of the services it
@@ -127,14 +127,14 @@ def point_job(config: Config, topology: Topology, point: SweepPoint) -> Job:
     for name in {*shares, *replicas}:
         override = services.get(name, ServiceOverride())
         services[name] = dataclasses.replace(override, cpus=shares.get(name, override.cpus),
-                                             replicas=replicas.get(name, override.replicas))  # fmt: skip
+                                             replicas=replicas.get(name, override.replicas))
     job_config = dataclasses.replace(
         config, cpu=dataclasses.replace(config.cpu, limits="enforce"),
         targets={**config.targets, point.target: TargetConfig(workers=target_config.workers, services=services)},
-    )  # fmt: skip
+    )
     recorded: dict[str, Any] = {"target": point.target, "cpus": point.cpus, "replicas": replicas,
                                 "cpuset": format_cpu_list(parse_cpu_list(config.cpu.target_cpus)),
-                                "instance_cpus": shares}  # fmt: skip
+                                "instance_cpus": shares}
     return Job(point.label, point.target, job_config, recorded)
 
 
@@ -155,7 +155,7 @@ def sweep_table(results: Results) -> list[dict[str, Any]]:
             "generator_limited": capacity["generator_limited"], "limited_by": capacity["limited_by"],
             "efficiency_rps_per_vcpu": value / cpus if value and cpus else None,
             "usd_per_million": reserved.get("per_million_usd"),
-        })  # fmt: skip
+        })
     return rows
 
 
@@ -171,7 +171,7 @@ def run_sweep(context: RunContext, budgets: list[float], replica_grid: dict[str,
     if not points:
         raise ConfigError(f"no sweep point fits this machine: valid budgets are "
                           f"{MIN_INSTANCE_CPUS:g} x instances up to {cores} vCPU (cpu.target_cpus = "
-                          f"{config.cpu.target_cpus!r}); skipped: " + "; ".join(skipped))  # fmt: skip
+                          f"{config.cpu.target_cpus!r}); skipped: " + "; ".join(skipped))
     backend = context.backend
     if isinstance(backend, LocalBackend) and budgets:
         support = detect()

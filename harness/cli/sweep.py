@@ -71,6 +71,6 @@ def sweep_command(targets: tuple[str, ...], cpus: str | None, replicas: tuple[st
         usd = row["usd_per_million"]
         table.add_row(row["label"], f"{row['cpus']:g}", row["description"],
                       "–" if efficiency is None else f"{efficiency:.0f}",
-                      "–" if usd is None else f"{usd:.3f}", row["limited_by"])  # fmt: skip
+                      "–" if usd is None else f"{usd:.3f}", row["limited_by"])
     context.console.print(table)
     exit_with_verdict(run_dir, allow_invalid)

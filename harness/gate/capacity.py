@@ -58,7 +58,7 @@ def show_capacity(capacity: Mapping[str, Any]) -> str:
 
 
 def judge_capacity_threshold(threshold: Threshold, name: str, capacity: Mapping[str, Any] | None
-                             ) -> tuple[Verdict, str, str]:  # fmt: skip
+                             ) -> tuple[Verdict, str, str]:
     """(verdict, shown value, detail) of a ``capacity`` threshold on one target."""
     if not capacity:
         return "error", "-", (f"could not evaluate: the run of {name} has no capacity search (bench run "
@@ -89,7 +89,7 @@ def baseline_capacity(capacity: Mapping[str, Any] | None) -> dict[str, Any] | No
 
 
 def capacity_regression(name: str, current: Mapping[str, Any] | None, baseline: Mapping[str, Any] | None,
-                        limit: float, baseline_name: str) -> tuple[Verdict, str, str]:  # fmt: skip
+                        limit: float, baseline_name: str) -> tuple[Verdict, str, str]:
     """(verdict, change shown, detail) of the capacity of ``name`` against its baseline.
 
     ``limit`` is a fraction (0.15: a drop of more than 15 % fails when it is beyond the bracket).
@@ -127,7 +127,7 @@ def capacity_regression(name: str, current: Mapping[str, Any] | None, baseline: 
 
 
 def _regression_blocker(name: str, current: Mapping[str, Any] | None, baseline: Mapping[str, Any] | None,
-                        baseline_name: str) -> str | None:  # fmt: skip
+                        baseline_name: str) -> str | None:
     if not baseline:
         return (f"baseline {baseline_name!r} holds no capacity for {name!r}; save a baseline from a "
                 "`bench capacity` run")

@@ -323,7 +323,7 @@ def evaluate_regression(
 
 
 def _capacity_regression_check(results: Results, name: str, baseline: Baseline,
-                               regression: RegressionConfig) -> Check:  # fmt: skip
+                               regression: RegressionConfig) -> Check:
     target = results["targets"][name]
     base = baseline.targets.get(name)
     invalid = invalid_reason(name, target)
@@ -334,7 +334,7 @@ def _capacity_regression_check(results: Results, name: str, baseline: Baseline,
             "save a baseline from a run that includes it"))
     else:
         verdict, change, detail = capacity_regression(name, target.get("capacity"), base.capacity,
-                                                      regression.limit, baseline.name)  # fmt: skip
+                                                      regression.limit, baseline.name)
         if verdict != "error":
             detail += _environment_note(results, baseline, target, base.backend)
     limit = f"-{regression.limit * 100:g}%"

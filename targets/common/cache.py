@@ -213,7 +213,7 @@ class ProductCache:
         product = await load()
         if product is not None:
             await self._fill([(product_key(product_id), version_key(product_id), _text(version),
-                               orjson.dumps(product))])  # fmt: skip
+                               orjson.dumps(product))])
         return product
 
     async def page(
@@ -259,7 +259,7 @@ class ProductCache:
         found = {p["id"]: p for p in await load_many(missing)}
         owed = dict(zip(ids, versions, strict=True))
         await self._fill([(product_key(i), version_key(i), _text(owed[i]), orjson.dumps(found[i]))
-                          for i in missing if i in found])  # fmt: skip
+                          for i in missing if i in found])
         return [orjson.loads(value) if value is not None else found[i]
                 for i, value in zip(ids, values, strict=True) if value is not None or i in found]
 
@@ -361,7 +361,7 @@ def connect(settings: CacheSettings) -> Any:
         settings.url, socket_timeout=settings.timeout_s,
         socket_connect_timeout=settings.timeout_s, retry=Retry(NoBackoff(), 0),
         retry_on_timeout=False, health_check_interval=0, max_connections=64,
-    )  # fmt: skip
+    )
 
 
 def cache_context(

@@ -58,7 +58,7 @@ class Broker(Protocol):
     async def consume(
         self, group: str, channel: Channel, handler: Handler, *, concurrency: int,
         redeliver_after_s: float, bound: asyncio.Event,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Handle ``channel``'s events as durable consumer ``group`` forever (``bound`` set
         while subscribed); an unfinished event is redelivered after ``redeliver_after_s`` s."""
         ...

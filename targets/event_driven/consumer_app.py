@@ -106,7 +106,7 @@ def create_consumer_app(
                 await context.broker.consume(
                     durable, channel, handler, concurrency=settings.concurrency,
                     redeliver_after_s=settings.ack_wait_s, bound=bound,
-                )  # fmt: skip
+                )
             except Exception:
                 log.exception("consumer %s failed; restarting it in 1 s", durable)
                 await asyncio.sleep(1.0)

@@ -118,7 +118,7 @@ class KafkaBroker:
     async def consume(
         self, group: str, channel: Channel, handler: Handler, *, concurrency: int,
         redeliver_after_s: float, bound: asyncio.Event,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Run consumer group ``group`` on ``channel``'s topic forever; cancel to stop."""
         session_ms = int(min(max(redeliver_after_s, 1.0), 300.0) * 1000)
         consumer = AIOKafkaConsumer(

@@ -96,10 +96,10 @@ class NatsBroker:
     async def consume(
         self, group: str, channel: Channel, handler: Handler, *, concurrency: int,
         redeliver_after_s: float, bound: asyncio.Event,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Run durable consumer ``group`` on ``channel`` forever (see ``run_consumer``)."""
         config = consumer_config(group, SUBJECTS[channel], ack_wait_s=redeliver_after_s,
-                                 max_ack_pending=MAX_ACK_PENDING)  # fmt: skip
+                                 max_ack_pending=MAX_ACK_PENDING)
         await run_consumer(self.js, config, handler, concurrency=concurrency, bound=bound)
 
     async def close(self) -> None:

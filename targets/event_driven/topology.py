@@ -52,14 +52,14 @@ def with_kafka(base: Topology, *, cpus: float = 0.5, memory_mb: int = KAFKA_MEMO
             env={**spec.env, "BROKER": "kafka"},
         ) if "nats" in spec.wiring.values() else spec
         for spec in base.services
-    )  # fmt: skip
+    )
     infra = tuple(
         InfraSpec(kind="kafka", cpus=cpus, memory_mb=memory_mb) if spec.kind == "nats" else spec
         for spec in base.infra
     )
     description = base.description.replace("JetStream", "Kafka")
     return replace(base, target=f"{base.target}-kafka", services=services, infra=infra,
-                   description=f"{description} (Apache Kafka broker, KRaft)")  # fmt: skip
+                   description=f"{description} (Apache Kafka broker, KRaft)")
 
 
 KAFKA_TOPOLOGY = with_kafka(TOPOLOGY)

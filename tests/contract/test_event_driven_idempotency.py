@@ -160,7 +160,7 @@ async def _wait_group_idle(bootstrap: str, group: str, timeout_s: float = 30.0) 
             committed = await admin.list_consumer_group_offsets(group)
             end = await ends.end_offsets(partitions)
             lag = {tp: end[tp] - (committed[tp].offset if tp in committed else 0)
-                   for tp in partitions}  # fmt: skip
+                   for tp in partitions}
             lag = {tp: behind for tp, behind in lag.items() if behind > 0}
             if not lag:
                 return
@@ -487,7 +487,7 @@ async def _assert_settles(client: Client, token: str, admin: str, acknowledged: 
             try:
                 js = nc.jetstream()
                 infos = [await js.consumer_info(nats_broker.STREAM, d)
-                         for d in ("inventory", "projector")]  # fmt: skip
+                         for d in ("inventory", "projector")]
             finally:
                 await nc.close()
         logs = "\n".join(

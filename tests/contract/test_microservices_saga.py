@@ -97,7 +97,7 @@ async def new_product(
         http, "POST", f"{ms.gateway}/products",
         {"name": f"p-{secrets.token_hex(4)}", "price_cents": price, "stock": stock},
         Authorization=f"Bearer {admin}",
-    )  # fmt: skip
+    )
     assert status == 201, body
     return int(body["id"])
 
@@ -223,7 +223,7 @@ async def test_failed_order_insert_releases_the_reservation(
         )
         try:
             status, body = await call(http, "POST", f"{ms.gateway}/orders", order,
-                                      Authorization=f"Bearer {user}")  # fmt: skip
+                                      Authorization=f"Bearer {user}")
         finally:
             await orders_db.execute("ALTER TABLE orders DROP CONSTRAINT fault_injection")
     finally:
@@ -282,7 +282,7 @@ async def test_gateway_answers_unavailable_while_a_service_is_down(
     status, body = await call(
         http, "POST", f"{ms.gateway}/orders", {"items": [{"product_id": product, "quantity": 3}]},
         Authorization=f"Bearer {user}",
-    )  # fmt: skip
+    )
     assert status == 201, body
     assert await stock_of(http, ms, product) == 0
 
@@ -292,7 +292,7 @@ async def test_a_database_outage_takes_down_only_the_service_that_owns_it(
 ) -> None:
     """A PostgreSQL server per service: killing catalog's leaves accounts working."""
     assert len({ms.deployment.service_urls[f"{name}-db"]
-                for name in ("users", "catalog", "orders")}) == 3  # fmt: skip
+                for name in ("users", "catalog", "orders")}) == 3
     ms.deployment.kill_service("catalog-db")
     try:
         status, answer = await call(http, "GET", f"{ms.gateway}/products")
@@ -338,7 +338,7 @@ async def test_stored_orders_get_their_reservation_confirmed(
     status, body = await call(
         http, "POST", f"{ms.gateway}/orders", {"items": [{"product_id": product, "quantity": 2}]},
         Authorization=f"Bearer {user}",
-    )  # fmt: skip
+    )
     assert status == 201, body
     assert await eventually(lambda: reservation_status(ms, body["id"]), "confirmed") == "confirmed"
     # A confirmed reservation belongs to a stored order: it can no longer be released.
@@ -365,7 +365,7 @@ async def test_restarted_orders_reconciles_reservations_left_open(
     status, body = await call(
         http, "POST", f"{ms.gateway}/orders", {"items": [{"product_id": product, "quantity": 1}]},
         Authorization=f"Bearer {user}",
-    )  # fmt: skip
+    )
     assert status == 201, body
     stored = body["id"]
     assert await eventually(lambda: reservation_status(ms, stored), "confirmed") == "confirmed"

@@ -100,10 +100,10 @@ def test_capacity_search_finds_a_known_capacity_within_ten_percent(tmp_path: Pat
         capacity=dataclasses.replace(config.capacity, slo=("p99 < 100ms",), start_rate=120.0,
                                      growth=1.5, tolerance=0.05, max_steps=10, step_duration=8.0,
                                      step_warmup=2.0),
-    )  # fmt: skip
+    )
     settings = deploy_settings(config, "monolith", "cap", tmp_path / "deploy")
     with get_backend("local", config).up(get_topology("monolith"), settings) as deployment, \
-            _serve(_proxy_app(deployment.url)) as proxy:  # fmt: skip
+            _serve(_proxy_app(deployment.url)) as proxy:
         request = RunRequest(url=proxy, name="slots", admin_user=deployment.admin_username,
                              admin_password=deployment.admin_password)
         run_dir = run_benchmark(create_context(config, request, Console(file=io.StringIO())),

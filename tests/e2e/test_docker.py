@@ -267,7 +267,7 @@ def test_bench_run_smoke_on_the_docker_backend(backend: DockerBackend, tmp_path:
         [*BENCH, "run", "monolith", "microservices", "event-driven", "--profile", "smoke",
          "--backend", "docker", "--duration", "8s", "--out", str(out)],
         capture_output=True, text=True, timeout=540, check=False,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     run_dir = Path(done.stdout.strip().splitlines()[-1])
     results = load_results(run_dir)
@@ -299,7 +299,7 @@ def test_ctrl_c_mid_load_removes_the_runs_containers_and_keeps_partial_results(
         [*BENCH, "run", "monolith", "--profile", "smoke", "--backend", "docker",
          "--duration", "60s", "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 240
         samples = None
@@ -339,7 +339,7 @@ def _bench_up(target: str) -> tuple[subprocess.Popen[str], list[Any], Any]:
     process = subprocess.Popen(
         [*BENCH, "up", target, "--backend", "docker"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     assert process.stdout is not None
     for line in process.stdout:
         if "Press Ctrl-C" in line:
@@ -389,7 +389,7 @@ def test_a_service_never_healthy_times_out_naming_its_container(
                               health_path="/no-such-health"),),
         entry="app",
         infra=monolith.infra,
-    )  # fmt: skip
+    )
     settings = DeploySettings(
         run_id=f"test-docker-unhealthy-{secrets.token_hex(3)}", workdir=tmp_path, health_timeout=5
     )

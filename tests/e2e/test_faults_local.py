@@ -127,7 +127,7 @@ faults = [{ at = "6s", action = "pause", service = "postgres", duration = "40s" 
          "local", "--profile", "hang", "--config", str(config), "--out", str(out)],
         cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(private_tmp)),
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     try:
         deadline = time.time() + 180
         stopped: list[psutil.Process] = []

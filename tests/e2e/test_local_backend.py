@@ -66,13 +66,13 @@ def _one_service_topology(module: str, tmp_module_dir: Path | None = None,
         target="test-only", description="a test-only target", entry="broken", infra=infra,
         services=(ServiceSpec(name="broken", module=module, env=env,
                               wiring={"DATABASE_URL": "postgres:shop"} if infra else {}),),
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.timeout(120)
 def test_monolith_deployment_api(workdir: Path, own_children: set[int], tmp_path: Path) -> None:
     settings = DeploySettings(run_id="t", workdir=workdir, target_cpus=_LAST_CPU, workers=2,
-                              health_timeout=60)  # fmt: skip
+                              health_timeout=60)
     kept = tmp_path / "logs"
     with LocalBackend(log_dir=kept).up(get_topology("monolith"), settings) as deployment:
         assert [(i.name, i.role) for i in deployment.instances] == [

@@ -44,7 +44,7 @@ def test_unreachable_install_is_copied_and_runs_as_the_postgres_user(tmp_path: P
              "--auth=trust", "-E", "UTF8", "--locale=C"],
             user=user[0], group=user[1], extra_groups=[], capture_output=True, text=True,
             cwd=data_root, env={"PATH": os.defpath}, timeout=90, check=False,
-        )  # fmt: skip
+        )
         shutil.rmtree(data_root, ignore_errors=True)
         assert initdb.returncode == 0, initdb.stdout + initdb.stderr
     finally:

@@ -51,7 +51,7 @@ def test_every_process_of_an_instance_is_in_its_limited_cgroup(tmp_path: Path) -
 
 
 def test_report_mode_enforces_nothing_and_enforce_mode_refuses_when_impossible(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     settings = DeploySettings(run_id="report", workdir=tmp_path, limits="report")
     with LocalBackend().up(get_topology("monolith"), settings) as deployment:
         assert not deployment.limits_enforced
@@ -60,5 +60,5 @@ def test_report_mode_enforces_nothing_and_enforce_mode_refuses_when_impossible(t
     monkeypatch.setattr(local, "detect", lambda: _cgroups.CgroupSupport(0, None, None, "not root"))
     with pytest.raises(BenchError, match=r"cpu.limits = \"enforce\".*docker"):
         with LocalBackend().up(get_topology("monolith"), DeploySettings(run_id="x", workdir=tmp_path,
-                                                                        limits="enforce")):  # fmt: skip
+                                                                        limits="enforce")):
             pass

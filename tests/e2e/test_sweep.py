@@ -29,10 +29,10 @@ def test_two_point_sweep_enforces_each_budget_and_capacity_grows(tmp_path: Path)
     config.write_text(base.replace("[capacity]", "[capacity]\nstep_duration = \"6s\"\nstep_warmup = \"2s\"\n"
                                    "max_steps = 7\ntolerance = \"20%\"\n", 1)
                       if "[capacity]" in base else base + "\n[capacity]\nstep_duration = \"6s\"\n"
-                      "step_warmup = \"2s\"\nmax_steps = 7\ntolerance = \"20%\"\n", encoding="utf-8")  # fmt: skip
+                      "step_warmup = \"2s\"\nmax_steps = 7\ntolerance = \"20%\"\n", encoding="utf-8")
     done = subprocess.run([*BENCH, "sweep", "monolith", "--cpus", "0.5,1", "--backend", "local",
                            "--config", str(config), "--out", str(tmp_path / "reports")],
-                          capture_output=True, text=True, env=env, timeout=850, check=False)  # fmt: skip
+                          capture_output=True, text=True, env=env, timeout=850, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     results = load_results(Path(done.stdout.strip().splitlines()[-1]))
     assert schema_problems(results) == []

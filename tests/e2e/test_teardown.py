@@ -39,7 +39,7 @@ def _start_bench_up(tmpdir: Path) -> tuple[subprocess.Popen[str], str, list[psut
          "--backend", "local"],
         cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(tmpdir)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     assert proc.stdout is not None
     url = ""
     output = []
@@ -112,7 +112,7 @@ def test_ctrl_c_while_starting_tears_down(private_tmp: Path) -> None:
          "--backend", "local"],
         cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(private_tmp)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     seen: dict[int, psutil.Process] = {}
     try:
         parent = psutil.Process(proc.pid)
@@ -163,7 +163,7 @@ def test_locust_and_its_workers_die_with_a_sigkilled_bench_run(private_tmp: Path
          "--backend", "local", "--duration", "120s", "--config", str(config_path), "--out", str(out)],
         cwd=PROJECT_ROOT, env=dict(os.environ, TMPDIR=str(private_tmp)),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     generators: list[psutil.Process] = []
     try:
         deadline = time.monotonic() + 180

@@ -26,7 +26,7 @@ def test_processes_share_the_schedule_exactly_without_drift(processes: int) -> N
     stages = _open((3.0, 101.0), (2.0, 17.5))  # rates that do not divide by the process count
     single = list(arrival_offsets(stages))
     shares = [list(arrival_offsets(stages, index=i, processes=processes))
-              for i in range(processes)]  # fmt: skip
+              for i in range(processes)]
     merged = sorted(itertools.chain.from_iterable(shares))
     assert merged == pytest.approx(single)
     assert len(single) == 3 * 101 + 35
@@ -40,7 +40,7 @@ def test_stage_boundaries_change_the_rate_without_a_gap() -> None:
 def test_poisson_arrivals_have_the_rate_and_exponential_gaps() -> None:
     stages = _open((200.0, 50.0))
     shares = [np.array(list(arrival_offsets(stages, index=i, processes=2, poisson=True, seed=3)))
-              for i in range(2)]  # fmt: skip
+              for i in range(2)]
     merged = np.sort(np.concatenate(shares))
     assert len(merged) == pytest.approx(10_000, rel=0.05)
     gaps = np.diff(merged)

@@ -11,7 +11,7 @@ from harness.errors import ConfigError
 
 
 def _run(search: CapacitySearch, knee: float, generator_ceiling: float = float("inf"),
-         unclear_band: float = 0.0) -> CapacitySearch:  # fmt: skip
+         unclear_band: float = 0.0) -> CapacitySearch:
     while (rate := search.next_rate()) is not None:
         if abs(rate - knee) < unclear_band:
             verdict = "unclear"
@@ -52,7 +52,7 @@ def test_a_generator_limited_step_ends_the_search_with_at_least() -> None:
 
 def test_an_unclear_step_is_repeated_then_counts_as_broken() -> None:
     search = _run(CapacitySearch(SearchSettings(start_rate=100, tolerance=0.05, max_steps=40)),
-                  knee=300, unclear_band=20)  # fmt: skip
+                  knee=300, unclear_band=20)
     rates = [o.rate for o in search.outcomes]
     repeated = [r for r, nxt in zip(rates, rates[1:], strict=False) if r == nxt]
     assert repeated, "an unclear step must be tried again"
