@@ -7,7 +7,10 @@
 #   2. build stand-ins for the images bench.toml's [docker] section names (python,
 #      postgres, nats, redis) from Debian packages: ONE debootstrap (minbase) rootfs holding
 #      python3+pip, postgresql, nats-server and redis-server, imported once, then committed
-#      once per image with a different entrypoint (the images share that one layer).
+#      once per image with a different entrypoint (the images share that one layer);
+#   3. apache/kafka:<pom version>: a layer on that base with Debian's JRE (its .debs cached)
+#      and the broker jars `make install` resolved into .cache/kafka-<version>/jars (so
+#      .ci/run runs `make install` first); skipped with a note when the jars are missing.
 #
 # Cache (ARCHBENCH_CACHE, default /var/cache/archbench): the rootfs tarball, keyed by
 # the recipe hash. An image that exists is kept, unless it is one of our stand-ins
@@ -110,9 +113,31 @@ PG_RECIPE=$(recipe_of "$PG_FILE" "${PG_CHANGES[@]}")
 NATS_RECIPE=$(recipe_of "" "${NATS_CHANGES[@]}")
 REDIS_RECIPE=$(recipe_of "" "${REDIS_CHANGES[@]}")
 
+# The kafka stand-in: Debian's JRE, the jars, the entrypoint turning KAFKA_* into
+# server.properties (docker/kafka-entrypoint.sh), the broker's log4j2 configuration.
+KAFKA_POM=targets/event_driven/kafka/pom.xml
+KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")
+KAFKA_TAG="apache/kafka:$KAFKA_VERSION"
+KAFKA_JARS=${ARCHBENCH_KAFKA_JARS:-.cache/kafka-$KAFKA_VERSION/jars}
+KAFKA_FILE=docker/kafka-entrypoint.sh
+KAFKA_LOG4J=targets/event_driven/kafka/log4j2.properties
+JRE_PACKAGE=openjdk-17-jre-headless
+KAFKA_CHANGES=(--change 'ENV KAFKA_HOME=/opt/kafka' --change 'WORKDIR /opt/kafka'
+    --change 'ENTRYPOINT ["kafka-entrypoint.sh"]' --change 'CMD []')
+KAFKA_RECIPE=""
+if [[ -s "$KAFKA_JARS/kafka_2.13-$KAFKA_VERSION.jar" ]]; then
+    KAFKA_RECIPE=$(recipe_of <(cat "$KAFKA_FILE" "$KAFKA_LOG4J"; echo "$JRE_PACKAGE"
+        (cd "$KAFKA_JARS" && sha256sum ./*.jar)) "${KAFKA_CHANGES[@]}")
+else
+    say "no Apache Kafka $KAFKA_VERSION jars in $KAFKA_JARS (make install resolves them):" \
+        "$KAFKA_TAG not built, event-driven-kafka cannot run on docker"
+fi
+kafka_wanted() { [[ -n "$KAFKA_RECIPE" ]] && needs_build "$KAFKA_TAG" "$KAFKA_RECIPE"; }
+
 if ! needs_build "$PY_TAG" "$PY_RECIPE" && ! needs_build "$PG_TAG" "$PG_RECIPE" \
-    && ! needs_build "$NATS_TAG" "$NATS_RECIPE" && ! needs_build "$REDIS_TAG" "$REDIS_RECIPE"; then
-    say "images present: $PY_TAG $PG_TAG $NATS_TAG $REDIS_TAG (nothing to do)"
+    && ! needs_build "$NATS_TAG" "$NATS_RECIPE" && ! needs_build "$REDIS_TAG" "$REDIS_RECIPE" \
+    && ! kafka_wanted; then
+    say "images present: $PY_TAG $PG_TAG $NATS_TAG $REDIS_TAG${KAFKA_RECIPE:+ $KAFKA_TAG} (nothing to do)"
     exit 0
 fi
 
@@ -181,6 +206,40 @@ commit_standin "$PY_TAG" "$PY_RECIPE" "" "${PY_CHANGES[@]}"
 commit_standin "$PG_TAG" "$PG_RECIPE" "$PG_FILE" "${PG_CHANGES[@]}"
 commit_standin "$NATS_TAG" "$NATS_RECIPE" "" "${NATS_CHANGES[@]}"
 commit_standin "$REDIS_TAG" "$REDIS_RECIPE" "" "${REDIS_CHANGES[@]}"
+
+# -- 5. the kafka stand-in: a layer on the base (Java only here, not in the shared rootfs) ---
+# apt inside a container on the base, its .debs and lists in the cache (a rebuild downloads
+# nothing), then the jars, the entrypoint and the log4j2 configuration copied in.
+build_kafka_standin() {
+    local container debs="$CACHE/apt-archives-$SUITE" lists="$CACHE/apt-lists-$SUITE"
+    mkdir -p "$debs/partial" "$lists/partial"
+    local install="apt-get install -y -q --no-install-recommends $JRE_PACKAGE"
+    # (man1: the rootfs has no /usr/share/man, where the JRE's postinst links java.1)
+    container=$(docker create --network host -e DEBIAN_FRONTEND=noninteractive \
+        -v "$debs:/var/cache/apt/archives" -v "$lists:/var/lib/apt/lists" "$BASE_TAG" sh -c \
+        "mkdir -p /usr/share/man/man1 && { ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 && $install; } \
+         || { apt-get update -q && $install; } && mkdir -p /opt/kafka/libs /opt/kafka/config \
+         && rm -rf /usr/share/doc/* /usr/share/man/*")
+    say "installing $JRE_PACKAGE for $KAFKA_TAG (log: $CACHE/kafka-jre.log)"
+    if ! docker start -a "$container" >"$CACHE/kafka-jre.log" 2>&1; then
+        docker rm "$container" >/dev/null
+        echo "docker-setup: installing $JRE_PACKAGE failed; see $CACHE/kafka-jre.log" >&2
+        tail -n 20 "$CACHE/kafka-jre.log" >&2
+        exit 1
+    fi
+    docker cp "$KAFKA_JARS/." "$container:/opt/kafka/libs"
+    docker cp "$KAFKA_LOG4J" "$container:/opt/kafka/config/log4j2.properties"
+    docker cp "$KAFKA_FILE" "$container:/usr/local/bin/kafka-entrypoint.sh"
+    docker commit "${KAFKA_CHANGES[@]}" --change "LABEL archbench.standin=$KAFKA_RECIPE" \
+        "$container" "$KAFKA_TAG" >/dev/null
+    docker rm "$container" >/dev/null
+    say "built stand-in $KAFKA_TAG"
+}
+if kafka_wanted; then
+    build_kafka_standin
+elif [[ -n "$KAFKA_RECIPE" ]]; then
+    say "$KAFKA_TAG present"
+fi
 # Drop older stand-in bases and rootfs tarballs (the tags above moved to the new ones).
 docker image ls --format '{{.Repository}}:{{.Tag}}' archbench/standin-base \
     | grep -vx "$BASE_TAG" | xargs -r docker rmi >/dev/null 2>&1 || true
