@@ -32,8 +32,10 @@ CONTEXT_FILES = (
     "harness/__init__.py", "harness/py.typed", "harness/topology.py",
 )  # fmt: skip
 CONTEXT_DIRS = ("targets",)
-# node_modules: the Express monolith's npm packages (~1,100 files) stay out of the context
-# (that target runs on the local backend only), so installing them neither rebuilds the image.
+SOURCE_DIR = "/src"  # where docker/Dockerfile puts the context: the project root in the image
+# node_modules: the Express monolith's npm packages (~1,100 files) stay out of the context:
+# docker/Dockerfile installs them with `npm ci` from package-lock.json in a layer of their
+# own, so installing them on the host neither rebuilds the image nor ships host-built files.
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules"}
 _SKIP_SUFFIXES = (".pyc", ".pyo", ".swp")
 

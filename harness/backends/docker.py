@@ -31,7 +31,7 @@ from typing import Any
 import docker.errors
 import psutil
 
-from harness.backends._docker_image import ensure_targets_image, image_status
+from harness.backends._docker_image import SOURCE_DIR, ensure_targets_image, image_status
 from harness.backends._docker_stats import ENGINE_ERRORS, StatsSampler
 from harness.backends.base import LOOPBACK, DeploySettings, ResourceReading, Wiring
 from harness.backends.lifecycle import InstanceHandle, Launcher, LifecycleBackend
@@ -201,9 +201,11 @@ class _DockerLauncher(Launcher):
         self, spec: ServiceSpec, instance: str, environment: dict[str, str], cpus: float,
         memory_mb: int,
     ) -> InstanceHandle:
+        # a command (e.g. the Express monolith's start.sh) runs from the project root, as locally
+        workdir = {"working_dir": SOURCE_DIR} if spec.command else {}
         return self._handle(instance, "service", image=self.config.image_tag,
                             command=spec.argv("python"), environment=environment,
-                            cpus=cpus, memory_mb=memory_mb)  # fmt: skip
+                            cpus=cpus, memory_mb=memory_mb, **workdir)  # fmt: skip
 
     def infra(self, spec: InfraSpec, wiring: Wiring, cpus: float, memory_mb: int) -> InstanceHandle:
         """One infrastructure piece: each kind has its own method (``_postgres``, ``_nats``, ...)."""
