@@ -105,30 +105,14 @@ def run_load(plan: LoadPlan, console: Console | None = None,
     sampling). Ctrl-C stops Locust (its whole process group) and re-raises.
     """
     console = console or Console(stderr=True)
-    plan.workdir.mkdir(parents=True, exist_ok=True)
     samples_dir = Path(plan.settings.samples_dir)
-    samples_dir.mkdir(parents=True, exist_ok=True)
-    settings_path = plan.workdir / "scenario.json"
-    settings_path.write_text(plan.settings.to_json(), encoding="utf-8")
-    locustfile = LOCUSTFILE
-    if plan.hosts.distributed:  # the workers download it from the master (Locust's -f -)
-        locustfile = plan.workdir / LOCUSTFILE_NAME
-        locustfile.write_text(locustfile_source(plan.settings.to_json()), encoding="utf-8")
     log_path = plan.workdir / "locust.log"
-    cpus = check_cpu_list(plan.generator_cpus, "cpu.generator_cpus")  # strict: never silently unpinned
-    env = {**os.environ, ENV_VAR: str(settings_path), "PYTHONUNBUFFERED": "1", OWNER_ENV: owner_token()}
     interval_s = progress_interval_s()
     reaped = reap_dead_generators()
     if reaped:
         console.print(f"  stopped {len(reaped)} load-generator process(es) a dead run left behind")
-
     launched = time.time()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            locust_command(plan, locustfile), stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
-            # pinning and the parent-death signal must be set between fork and exec
-            preexec_fn=die_with_parent(cpus), start_new_session=True,  # noqa: PLW1509
-        )
+    process, locustfile = _launch(plan, log_path)
     limit = launched + plan.profile.duration + GRACE_S + (
         plan.hosts.connect_timeout_s if plan.hosts.distributed else 0.0)
     marker = samples_dir / "start.txt"
@@ -166,6 +150,27 @@ def run_load(plan: LoadPlan, console: Console | None = None,
         exit_code=process.returncode, log=log_path, timed_out=timed_out,
         **_distributed_outcome(plan, samples_dir),
     )
+
+
+def _launch(plan: LoadPlan, log_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """Write the settings (and a distributed step's locustfile), start Locust; (process, locustfile)."""
+    plan.workdir.mkdir(parents=True, exist_ok=True)
+    Path(plan.settings.samples_dir).mkdir(parents=True, exist_ok=True)
+    settings_path = plan.workdir / "scenario.json"
+    settings_path.write_text(plan.settings.to_json(), encoding="utf-8")
+    locustfile = LOCUSTFILE
+    if plan.hosts.distributed:  # the workers download it from the master (Locust's -f -)
+        locustfile = plan.workdir / LOCUSTFILE_NAME
+        locustfile.write_text(locustfile_source(plan.settings.to_json()), encoding="utf-8")
+    cpus = check_cpu_list(plan.generator_cpus, "cpu.generator_cpus")  # strict: never silently unpinned
+    env = {**os.environ, ENV_VAR: str(settings_path), "PYTHONUNBUFFERED": "1", OWNER_ENV: owner_token()}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            locust_command(plan, locustfile), stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL,
+            # pinning and the parent-death signal must be set between fork and exec
+            preexec_fn=die_with_parent(cpus), start_new_session=True,  # noqa: PLW1509
+        )
+    return process, locustfile
 
 
 def _distributed_outcome(plan: LoadPlan, samples_dir: Path) -> dict[str, Any]:
