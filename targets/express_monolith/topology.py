@@ -17,16 +17,10 @@ from harness.topology import InfraSpec, ServiceSpec, Topology
 DIRECTORY = Path(__file__).resolve().parent
 INSTALL_HINT = "npm ci --prefix targets/express_monolith (or make install)"
 NODE_MAJOR_MIN = 20
-DOCKER_REFUSAL = (
-    "express-monolith runs on the local backend only: the docker targets image has no Node.js "
-    "runtime and runs commands from /, not the project root; use --backend local"
-)
-# From the project root (the local backend) start.sh runs; anywhere else (the docker backend's
-# containers start in /, without node) the service stops at once with DOCKER_REFUSAL.
-START = (
-    "if [ -f targets/express_monolith/start.sh ]; then exec sh targets/express_monolith/start.sh; fi; "
-    f'echo "{DOCKER_REFUSAL}" >&2; exit 2'
-)
+# Both backends run a service's command from the project root (docker: the targets image's
+# source directory, which has Node.js); start.sh names the fix when node or the npm packages
+# are missing, then execs node.
+START = ("sh", "targets/express_monolith/start.sh")
 
 TOPOLOGY = Topology(
     target="express-monolith",
@@ -34,7 +28,7 @@ TOPOLOGY = Topology(
     services=(
         ServiceSpec(
             name="app",
-            command=("sh", "-c", START),
+            command=START,
             wiring={"DATABASE_URL": "postgres:shop"},
             cpus=1.0,
             memory_mb=512,

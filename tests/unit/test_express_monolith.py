@@ -33,7 +33,7 @@ def _statements(sql: str) -> list[str]:
 def test_it_is_registered_but_not_in_the_default_targets() -> None:
     topology = get_topology("express-monolith")
     assert topology is TARGETS["express-monolith"]
-    assert topology.service("app").argv("python") == ["sh", "-c", express.START]
+    assert topology.service("app").argv("python") == list(express.START)
     assert "express-monolith" not in load_config().run.targets
 
 
@@ -79,17 +79,11 @@ def test_doctor_blocks_only_when_the_target_is_selected(monkeypatch: pytest.Monk
     assert express_check(config).status == "ok"
 
 
-def test_outside_the_project_root_the_command_refuses_naming_the_local_backend(
-    tmp_path: Path,
-) -> None:
-    """As in the docker backend's containers (they start in /): a clear refusal, exit 2."""
+def test_the_command_is_start_sh_from_the_project_root_on_both_backends() -> None:
+    """Both backends start it from the project root (docker: working_dir, see test_docker_backend)."""
     argv = get_topology("express-monolith").service("app").argv("python")
-    result = subprocess.run(
-        argv, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip() == express.DOCKER_REFUSAL
-    assert "--backend local" in result.stderr
+    assert argv == ["sh", "targets/express_monolith/start.sh"]
+    assert (Path(express.__file__).resolve().parents[2] / argv[1]).is_file()
 
 
 def test_start_without_node_exits_2_naming_the_fix() -> None:
