@@ -213,7 +213,7 @@ def _orders(requests: _Requests, mask: np.ndarray, inputs: FaultInputs,
 
 
 def _per_second_record(series: _Seconds, first: int, end: int) -> PerSecond:
-    span = range(max(0, first), max(first, end))
+    span = range(max(0, first), max(first, min(end, len(series.requests))))  # an interrupted run is shorter
     availability = [None if series.requests[s] == 0 else 1.0 - float(series.failures[s]) / series.requests[s]
                     for s in span]
     return PerSecond(t_s=list(span), requests=[int(series.requests[s]) for s in span],

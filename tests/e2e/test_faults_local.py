@@ -150,4 +150,5 @@ faults = [{ at = "6s", action = "pause", service = "postgres", duration = "40s" 
             continue
     assert left == [], (left, stderr[-3000:])
     results = load_results((out / "latest").resolve())
+    assert "monolith" in results["targets"], stderr[-3000:]
     assert "interrupted" in " ".join(results["targets"]["monolith"]["valid"]["reasons"])
