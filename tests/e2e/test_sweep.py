@@ -8,6 +8,7 @@ declared shares). The target's measured CPU never exceeds its budget by more tha
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -25,11 +26,12 @@ pytestmark = [pytest.mark.needs_postgres, pytest.mark.e2e, pytest.mark.timeout(9
 def test_two_point_sweep_enforces_each_budget_and_capacity_grows(tmp_path: Path) -> None:
     env = {**os.environ, "BENCH_START_RATE": "50"}
     config = tmp_path / "bench.toml"
-    base = (Path(__file__).resolve().parents[2] / "bench.toml").read_text(encoding="utf-8")
-    config.write_text(base.replace("[capacity]", "[capacity]\nstep_duration = \"6s\"\nstep_warmup = \"2s\"\n"
-                                   "max_steps = 7\ntolerance = \"20%\"\n", 1)
-                      if "[capacity]" in base else base + "\n[capacity]\nstep_duration = \"6s\"\n"
-                      "step_warmup = \"2s\"\nmax_steps = 7\ntolerance = \"20%\"\n", encoding="utf-8")
+    text = (Path(__file__).resolve().parents[2] / "bench.toml").read_text(encoding="utf-8")
+    for key, value in (("step_duration", '"6s"'), ("step_warmup", '"2s"'), ("max_steps", "7"),
+                       ("tolerance", '"20%"')):  # short steps: the [capacity] keys bench.toml has
+        text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.MULTILINE)
+        assert count == 1, key
+    config.write_text(text, encoding="utf-8")
     done = subprocess.run([*BENCH, "sweep", "monolith", "--cpus", "0.5,1", "--backend", "local",
                            "--config", str(config), "--out", str(tmp_path / "reports")],
                           capture_output=True, text=True, env=env, timeout=850, check=False)

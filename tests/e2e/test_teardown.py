@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -154,9 +155,10 @@ def test_locust_and_its_workers_die_with_a_sigkilled_bench_run(private_tmp: Path
     from harness.measure import live_samples_pattern
 
     config = (PROJECT_ROOT / "bench.toml").read_text(encoding="utf-8")
-    assert config.count("generator_processes = 1") == 1
+    setting = re.compile(r"^generator_processes = \d+.*$", re.MULTILINE)
+    assert len(setting.findall(config)) == 1
     config_path = tmp_path / "bench.toml"
-    config_path.write_text(config.replace("generator_processes = 1", "generator_processes = 2"), encoding="utf-8")
+    config_path.write_text(setting.sub("generator_processes = 2", config), encoding="utf-8")
     out = tmp_path / "reports"
     proc = subprocess.Popen(
         [sys.executable, "-c", "from harness.cli import main; main()", "run", "monolith", "--profile", "smoke",
