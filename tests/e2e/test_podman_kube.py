@@ -57,13 +57,18 @@ def _sync_images() -> list[str]:
         from harness.config import load_config
 
         config = load_config(check_cpus=False).docker
-        ensure_targets_image(docker.from_env(), OPTIONS.image, config.python_image, timeout=900)
+        client = docker.from_env()
+        try:
+            ensure_targets_image(client, OPTIONS.image, config.python_image, timeout=900)
+        finally:
+            client.close()  # its socket, else a ResourceWarning (an error under pytest here)
         stale = [name for name, local in IMAGES.items()
                  if _image_id("docker", name) and _image_id("docker", name) != _image_id("podman", local)]
         if stale:
-            save = subprocess.Popen(["docker", "save", *stale], stdout=subprocess.PIPE)
-            subprocess.run(["podman", "load"], stdin=save.stdout, capture_output=True, timeout=900)
-            save.wait(timeout=60)
+            with subprocess.Popen(["docker", "save", *stale], stdout=subprocess.PIPE) as save:  # closes the pipe
+                loaded = subprocess.run(["podman", "load"], stdin=save.stdout, capture_output=True, timeout=900)
+                save.wait(timeout=60)
+            assert save.returncode == 0 and loaded.returncode == 0, loaded.stderr[-2000:]
     return [image for image in IMAGES.values() if not _image_id("podman", image)]
 
 
