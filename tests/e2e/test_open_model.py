@@ -20,6 +20,7 @@ from rich.console import Console
 from harness.backends import deploy_settings, get_backend
 from harness.config import Profile, load_config
 from harness.context import RunRequest, create_context
+from harness.measure import LIVE_SAMPLES_DIR, WORK_DIR
 from harness.registry import get_topology
 from harness.results import load_results, schema_problems
 from harness.run import run_benchmark
@@ -36,7 +37,7 @@ PAUSE_S = 2.0
 def _pause_once(deployment, out: Path, span: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
     """Wait for the load to start, freeze the app PAUSE_S seconds into the measured window."""
     deadline = time.time() + 120
-    while time.time() < deadline and not any(out.glob("*/monolith/work/samples/start.txt")):
+    while time.time() < deadline and not any(out.glob(f"*/monolith/{WORK_DIR}/{LIVE_SAMPLES_DIR}/start.txt")):
         time.sleep(0.1)
     time.sleep(WARMUP_S + 6.0)
     span["paused"] = time.time()
